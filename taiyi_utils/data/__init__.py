@@ -1,0 +1,1 @@
+"""Data side of the workbench: readers, catalog, instructions, quality checks and stage mixtures."""

@@ -1,0 +1,42 @@
+"""One reader per source format, all returning unified records; ``read`` picks one by sniffing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..records import Record
+from . import (bigbio, bioasq, bioc, chemprot, chip_cdn, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv, ddi_xml, firefly,
+               generic, hoc, iob, kuake_qic, med_dialogue_csv, medqa_tsv, promptcblue, pubmedqa, pubtator, squad)
+from ._base import FormatError, Peek
+
+FORMATS = {m.NAME: m for m in (
+    pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdn, promptcblue, pubmedqa, medqa_tsv, cnmleqa, bioasq,
+    squad, hoc, chemprot, ddi_tsv, ddi_xml, cmb_clin, med_dialogue_csv, firefly, bigbio, generic,
+)}
+
+__all__ = ["FORMATS", "FormatError", "detect", "read"]
+
+
+def detect(path: str | Path) -> str:
+    """The one format whose sniffer accepts ``path``; otherwise an error listing what was tried."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    peek = Peek(path)
+    matches = [name for name, module in FORMATS.items() if module.sniff(peek)]
+    if len(matches) == 1:
+        return matches[0]
+    considered = ", ".join(FORMATS)
+    if not matches:
+        raise FormatError(path, "format", f"no known format matched (considered: {considered}); pass --format NAME")
+    raise FormatError(path, "format", f"several formats matched ({', '.join(matches)}); pass --format NAME")
+
+
+def read(path: str | Path, format: str = "auto", **options) -> list[Record]:
+    """Records from ``path`` in ``format`` (a name from FORMATS, or auto)."""
+    path = Path(path)
+    name = detect(path) if format == "auto" else format
+    if name not in FORMATS:
+        raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    return FORMATS[name].read(path, **options)

@@ -1,0 +1,100 @@
+"""BigBIO schemas (kb, text, qa, pairs, t2t) from a local JSON-lines file or a hub id via ``datasets``.
+
+Hub ids (``bigbio/bc5cdr`` + config ``bc5cdr_bigbio_kb``) need network; BigBIO's
+loaders are scripts, so ``trust_remote_code`` must be asked for explicitly.
+"""
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Iterable
+
+from ..records import QA, Classification, Document, Entity, Event, Record, Relation, TextPair, Translation
+from ._base import FormatError, Peek, field, iter_jsonl
+
+NAME = "bigbio"
+
+
+def sniff(peek: Peek) -> bool:
+    return any(peek.has_keys(*keys) for keys in (("passages", "entities"), ("question_id", "choices"),
+                                                  ("document_id", "text", "labels"), ("text_1", "text_2")))
+
+
+def _kb(row: dict, path, where) -> Document:
+    text = ""
+    for passage in field(row, "passages", path, where, list):
+        for piece, (start, _) in zip(passage["text"], passage["offsets"]):
+            text = text.ljust(start) + piece
+    entities, by_id = [], {}
+    for ent in field(row, "entities", path, where, list):
+        offsets = ent["offsets"]
+        ids = tuple(f"{n['db_name']}:{n['db_id']}" for n in ent.get("normalized", []))
+        entity = Entity(offsets[0][0], offsets[-1][1], ent["type"], " ".join(ent["text"]), ids)
+        entities.append(entity)
+        by_id[ent["id"]] = entity
+    relations = []
+    for rel in row.get("relations", []):
+        if rel["arg1_id"] not in by_id or rel["arg2_id"] not in by_id:
+            raise FormatError(path, where, f"relation {rel['id']} names an unknown entity")
+        relations.append(Relation(rel["type"], by_id[rel["arg1_id"]].text, by_id[rel["arg2_id"]].text))
+    events = [Event(ev["type"], " ".join(ev["trigger"]["text"]),
+                    tuple((arg["role"], by_id[arg["ref_id"]].text) for arg in ev.get("arguments", []) if arg["ref_id"] in by_id))
+              for ev in row.get("events", [])]
+    return Document(id=str(row.get("document_id", row.get("id"))), text=text, entities=entities,
+                    relations=relations, events=events)
+
+
+def _qa(row: dict, path, where) -> QA:
+    answers = field(row, "answer", path, where, list)
+    answer = str(answers[0]) if answers else ""
+    choices = row.get("choices") or []
+    if row.get("type") == "multiple_choice" and choices:
+        letters = dict(zip(string.ascii_uppercase, choices))
+        letter = next((k for k, v in letters.items() if v == answer), None)
+        if letter is None:
+            raise FormatError(path, where, f"answer {answer!r} is not among the choices")
+        return QA(id=str(row["id"]), question=row["question"], answer=letter, kind="mc", choices=letters,
+                  context=row.get("context", ""))
+    kind = "yesno" if row.get("type") == "yesno" else "open"
+    return QA(id=str(row["id"]), question=row["question"], answer=answer, kind=kind, context=row.get("context", ""))
+
+
+def from_rows(rows: Iterable[tuple[int | str, dict]], path) -> list[Record]:
+    records = []
+    for where, row in rows:
+        if "passages" in row:
+            records.append(_kb(row, path, where))
+        elif "question" in row:
+            records.append(_qa(row, path, where))
+        elif "labels" in row:
+            labels = tuple(field(row, "labels", path, where, list))
+            records.append(Classification(id=str(row["id"]), text=row["text"], labels=labels, multi_label=len(labels) != 1))
+        elif "text_1" in row and "label" in row:
+            records.append(TextPair(id=str(row["id"]), text_1=row["text_1"], text_2=row["text_2"], label=str(row["label"])))
+        elif "text_1" in row:
+            records.append(Translation(id=str(row["id"]), source=row["text_1"], target=row["text_2"],
+                                       source_lang=row.get("text_1_name", ""), target_lang=row.get("text_2_name", "")))
+        else:
+            raise FormatError(path, where, "row matches no BigBIO schema (kb, qa, text, pairs, t2t)")
+    return records
+
+
+def read(path: Path) -> list[Record]:
+    return from_rows(iter_jsonl(path), path)
+
+
+def load_hub(hub_id: str, config: str | None = None, split: str = "train",
+             trust_remote_code: bool = False) -> list[Record]:
+    """Records of a BigBIO dataset on the hub; a clear error when it cannot be reached."""
+    import datasets
+
+    kwargs = {"trust_remote_code": True} if trust_remote_code else {}
+    try:
+        table = datasets.load_dataset(hub_id, name=config, split=split, **kwargs)
+    except Exception as err:  # datasets raises many types for offline / missing / script-only repos
+        raise RuntimeError(
+            f"could not load {hub_id} (config {config}, split {split}) from the hub: {err}. "
+            "This needs network access (and trust_remote_code: true for BigBIO's script loaders); "
+            "offline, export the dataset once to JSON lines in the BigBIO schema and read that file."
+        ) from err
+    return from_rows(((f"row {i}", row) for i, row in enumerate(table)), hub_id)

@@ -1,0 +1,62 @@
+"""Counts that describe a corpus file or folder, as ``python -m taiyi_utils.data inspect`` prints them."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from . import formats
+from .records import QA, Classification, Dialogue, Document, Record
+
+
+def summarize(records: list[Record], format_name: str) -> dict:
+    """``format`` and ``records``, plus entity / relation / label counts where they apply.
+
+    Labels are class labels for classification and the gold answers (yes/no/maybe,
+    option letters) for yes/no and multiple-choice QA.
+    """
+    entities, relations, labels = Counter(), Counter(), Counter()
+    turns = 0
+    for record in records:
+        if isinstance(record, Document):
+            entities.update(e.type for e in record.entities)
+            relations.update(r.type for r in record.relations)
+        elif isinstance(record, Classification):
+            labels.update(record.labels)
+        elif isinstance(record, QA) and record.kind in ("yesno", "mc"):
+            labels[record.answer] += 1
+        elif isinstance(record, Dialogue):
+            turns += len(record.turns)
+    summary = {"format": format_name, "records": len(records)}
+    for key, counts in (("entities", entities), ("relations", relations), ("labels", labels)):
+        if counts:
+            summary[key] = dict(counts.most_common())
+    if turns:
+        summary["turns"] = turns
+    return summary
+
+
+def inspect_path(path: str | Path, format: str = "auto", **options) -> dict:
+    """Summary of one file, or of every readable file under a folder (others listed as skipped)."""
+    path = Path(path)
+    if path.is_file() or format != "auto":
+        name = formats.detect(path) if format == "auto" else format
+        return summarize(formats.read(path, name, **options), name)
+    files, skipped = {}, {}
+    _walk(path, path, files, skipped)
+    return {"path": str(path), "files": files, "skipped": skipped}
+
+
+def _walk(root: Path, folder: Path, files: dict, skipped: dict) -> None:
+    for entry in sorted(folder.iterdir()):
+        rel = str(entry.relative_to(root))
+        if entry.name.startswith(".") or entry.suffix.lower() == ".md":
+            continue
+        try:
+            name = formats.detect(entry)
+        except formats.FormatError as err:
+            if entry.is_dir():
+                _walk(root, entry, files, skipped)
+            else:
+                skipped[rel] = str(err)
+            continue
+        files[rel] = summarize(formats.read(entry, name), name)

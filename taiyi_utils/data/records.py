@@ -1,0 +1,118 @@
+"""Unified record types: every reader returns these, every later step consumes them.
+
+Offsets are character offsets into ``Document.text`` with an exclusive end, so
+``text[e.start:e.end] == e.text`` holds for every entity a reader produces.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Entity:
+    start: int
+    end: int
+    type: str
+    text: str
+    ids: tuple[str, ...] = ()  # normalisation ids (MeSH, ...) where the corpus has them
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A directed relation between two entities, named by surface text.
+
+    ``head_id``/``tail_id`` carry database ids for document-level corpora (BC5CDR
+    CID pairs are given by MeSH id), so scoring can accept any mention of the entity.
+    """
+    type: str
+    head: str
+    tail: str
+    head_id: str = ""
+    tail_id: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    trigger: str
+    arguments: tuple[tuple[str, str], ...] = ()  # (role, argument text)
+
+
+@dataclass
+class Document:
+    """Entity / relation / event annotated text (NER, RE, EE)."""
+    id: str
+    text: str
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    title: str = ""  # set where the corpus separates a title (PubTator, BioC)
+
+
+@dataclass
+class Classification:
+    id: str
+    text: str
+    labels: tuple[str, ...]
+    multi_label: bool = False
+
+
+@dataclass
+class QA:
+    """Question answering: ``kind`` is yesno, mc (multiple choice), factoid, list or open.
+
+    For ``mc`` the answer is the option letter and ``choices`` maps letter -> text.
+    """
+    id: str
+    question: str
+    answer: str
+    kind: str
+    choices: dict[str, str] = field(default_factory=dict)
+    context: str = ""
+
+
+@dataclass
+class TextPair:
+    id: str
+    text_1: str
+    text_2: str
+    label: str
+
+
+@dataclass
+class Dialogue:
+    """Turns of (human, assistant); ``context`` is shared background (a clinical case)."""
+    id: str
+    turns: list[tuple[str, str]]
+    context: str = ""
+    category: str = ""
+
+
+@dataclass
+class Translation:
+    id: str
+    source: str
+    target: str
+    source_lang: str
+    target_lang: str
+
+
+Record = Document | Classification | QA | TextPair | Dialogue | Translation
+
+
+def to_dict(record: Record) -> dict:
+    """JSON-ready dict with the record's type name, for gold files and caches."""
+    return {"record_type": type(record).__name__, **asdict(record)}
+
+
+def main_text(record: Record) -> str:
+    """The text a record is about: what train/test overlap is checked on."""
+    if isinstance(record, (Document, Classification)):
+        return record.text
+    if isinstance(record, QA):
+        return record.question + ("\n" + record.context if record.context else "")
+    if isinstance(record, TextPair):
+        return record.text_1 + "\n" + record.text_2
+    if isinstance(record, Dialogue):
+        return record.context + "\n" + record.turns[0][0] if record.turns else record.context
+    return record.source
