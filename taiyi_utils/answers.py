@@ -1,0 +1,188 @@
+"""The answer text of every task: written here for the training data, parsed here for scoring.
+
+One module owns both directions so that an instruction's answer always parses back
+to its gold structure (tests check this on every real dataset). Formats follow
+Taiyi's conventions: ``type: a; b`` lines for NER, ``relation: [head, tail]`` pairs
+for RE, ``Result: label`` for classification, ``Answer: B. text`` for multiple choice.
+
+Parsers never raise on model output: prose lines, full-width punctuation, repeated
+lines and empty text give (partial) structures, never exceptions. Where ``source``
+(the input text) is given it settles ambiguous splits: a mention written with
+``；`` or ``,`` inside it stays whole when it occurs verbatim in the source.
+"""
+from __future__ import annotations
+
+import re
+
+ITEM_SEP = "; "
+NONE = {"en": "none", "zh": "无"}
+COLON = {"en": ": ", "zh": "："}
+RESULT = {"en": "Result", "zh": "上述文本被分类为"}
+ANSWER = {"en": "Answer", "zh": "答案"}
+
+_COLON = re.compile(r"[:：]")
+_NONE_WORDS = {"none", "无", "没有", "null", "n/a", "无实体", "无关系"}
+
+
+# ----------------------------------------------------------------- formatting
+def _line(key: str, items: list[str], lang: str) -> str:
+    return f"{key}{COLON[lang]}{ITEM_SEP.join(items) if items else NONE[lang]}"
+
+
+def format_ner(entities_by_type: dict[str, list[str]], lang: str) -> str:
+    """One ``type: m1; m2`` line per requested type (in the given order), ``none`` when empty."""
+    return "\n".join(_line(t, _unique(m), lang) for t, m in entities_by_type.items())
+
+
+def format_re(pairs_by_relation: dict[str, list[tuple[str, str]]], lang: str) -> str:
+    return "\n".join(_line(r, [f"[{h}, {t}]" for h, t in _unique(p)], lang) for r, p in pairs_by_relation.items())
+
+
+def format_events(events: list[tuple[str, str, tuple[tuple[str, str], ...]]], lang: str) -> str:
+    """``type: (Trigger: t, Role: arg, ...)``, one line per event."""
+    trigger = "Trigger" if lang == "en" else "触发词"
+    sep = ", " if lang == "en" else "，"
+    lines = []
+    for etype, trig, args in events:
+        inner = sep.join(f"{k}{COLON[lang]}{v}" for k, v in ((trigger, trig), *args))
+        lines.append(f"{etype}{COLON[lang]}({inner})")
+    return "\n".join(lines) if lines else NONE[lang]
+
+
+def format_labels(labels: list[str], lang: str) -> str:
+    return _line(RESULT[lang], _unique(labels), lang)
+
+
+def format_choice(letter: str, text: str, lang: str) -> str:
+    return f"{ANSWER[lang]}{COLON[lang]}{letter}. {text}"
+
+
+def format_yesno(answer: str, lang: str) -> str:
+    return f"{ANSWER[lang]}{COLON[lang]}{answer}"
+
+
+# ------------------------------------------------------------------- parsing
+def _key_value(line: str) -> tuple[str, str] | None:
+    match = _COLON.search(line)
+    if not match:
+        return None
+    return line[:match.start()].strip(" -*#\t"), line[match.end():].strip()
+
+
+def split_items(payload: str, source: str | None = None) -> list[str]:
+    """Items of an ``a; b`` list.
+
+    With ``source``, a piece ending in a space is re-joined with the next when the
+    joined text occurs verbatim in the source: tokenised IOB text writes
+    ``t ( 8 ; 21 )``, whereas ``a; b`` is always two items. ``；`` and ``;`` without a
+    space split only pieces that are not verbatim source text.
+    """
+    pieces = re.split(r";(?=\s)\s*", payload)
+    items, i = [], 0
+    while i < len(pieces):
+        j = i + 1
+        while source is not None and j < len(pieces) and pieces[j - 1].endswith(" ") \
+                and "; ".join(pieces[i:j + 1]).strip() in source:
+            j += 1
+        item = "; ".join(pieces[i:j]).strip()
+        i = j
+        if not item:
+            continue
+        if source is not None and item in source:
+            items.append(item)
+        else:
+            items.extend(p.strip() for p in re.split(r"[;；]", item) if p.strip())
+    return [i for i in items if i.lower() not in _NONE_WORDS]
+
+
+def parse_ner(text: str, source: str | None = None, types: set[str] | None = None) -> set[tuple[str, str]]:
+    """{(type, mention)} from ``type: a; b`` lines; lines of other types or prose are ignored."""
+    found = set()
+    for line in text.splitlines():
+        kv = _key_value(line)
+        if kv is None or (types is not None and kv[0] not in types):
+            continue
+        found.update((kv[0], item) for item in split_items(kv[1], source))
+    return found
+
+
+def _split_pair(inner: str, source: str | None) -> tuple[str, str] | None:
+    cuts = sorted(re.finditer(r",\s*|，\s*", inner), key=lambda m: m.group() != ", ")  # canonical first
+    if not cuts:
+        return None
+    if source is not None:
+        for cut in cuts:
+            head, tail = inner[:cut.start()].strip(), inner[cut.end():].strip()
+            if head in source and tail in source:
+                return head, tail
+    cut = next((c for c in cuts if c.group() == ", "), cuts[0])
+    return inner[:cut.start()].strip(), inner[cut.end():].strip()
+
+
+def parse_re(text: str, source: str | None = None, relations: set[str] | None = None) -> set[tuple[str, str, str]]:
+    """{(relation, head, tail)} from ``relation: [h, t]; [h, t]`` lines."""
+    found = set()
+    for line in text.splitlines():
+        kv = _key_value(line)
+        if kv is None or (relations is not None and kv[0] not in relations):
+            continue
+        payload = kv[1].strip()
+        if not payload.startswith("[") or "]" not in payload:
+            continue
+        payload = payload[1:payload.rindex("]")]
+        for inner in re.split(r"\]\s*[;；]\s*\[", payload):
+            pair = _split_pair(inner, source)
+            if pair and all(pair):
+                found.add((kv[0], *pair))
+    return found
+
+
+def parse_events(text: str) -> set[tuple[str, str, frozenset]]:
+    """{(type, trigger, {(role, argument)})} from ``type: (Trigger: t, Role: a)`` lines."""
+    found = set()
+    for line in text.splitlines():
+        kv = _key_value(line)
+        if kv is None or not kv[1].startswith("(") or not kv[1].endswith(")"):
+            continue
+        fields = [_key_value(part) for part in re.split(r",\s*|，", kv[1][1:-1])]
+        fields = [f for f in fields if f]
+        if fields and fields[0][0] in ("Trigger", "触发词"):
+            found.add((kv[0], fields[0][1], frozenset(fields[1:])))
+    return found
+
+
+def parse_labels(text: str, labels: set[str] | None = None) -> set[str]:
+    """Labels after ``Result:`` (or on a bare line); restricted to ``labels`` when given."""
+    found = set()
+    for line in text.splitlines():
+        kv = _key_value(line)
+        payload = kv[1] if kv and kv[0] in (RESULT["en"], RESULT["zh"], "Label", "Labels", "类别") else line
+        for item in split_items(payload):
+            item = item.strip(" 。.")
+            if labels is None or item in labels:
+                found.add(item)
+    if labels is not None and not found:  # prose answer: accept labels named verbatim
+        found = {label for label in labels if label in text}
+    return found
+
+
+def parse_choice(text: str, letters: str = "ABCDE") -> str:
+    """The option letter a multiple-choice answer picks, or '' when it names none."""
+    kv = _key_value(text.strip().splitlines()[0]) if text.strip() else None
+    candidates = [kv[1]] if kv and kv[0] in (ANSWER["en"], ANSWER["zh"]) else []
+    candidates.append(text)
+    for candidate in candidates:
+        match = re.search(rf"(?<![A-Za-z])([{letters}])(?![A-Za-z])", candidate)
+        if match:
+            return match.group(1)
+    return ""
+
+
+def parse_yesno(text: str) -> str:
+    """yes / no / maybe as the first such word in the answer, or ''."""
+    match = re.search(r"\b(yes|no|maybe)\b", text.lower())
+    return match.group(1) if match else ""
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))

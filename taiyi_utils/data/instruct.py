@@ -1,0 +1,199 @@
+"""Records -> instruction pairs in the Firefly/Taiyi conversation format, each with its gold structure.
+
+A pair is a dict: ``conversation_id``, ``dataset``, ``category`` (task family),
+``language``, ``task``, ``conversation: [{human, assistant}]``, plus ``record_id``,
+``source_text`` (for overlap checks), ``gold`` (what ``answers.parse_*`` must give back
+from the assistant text) and ``options`` (the types / labels the prompt offered).
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+import yaml
+
+from .. import answers
+from .records import QA, Classification, Dialogue, Document, Record, Translation, main_text
+from .sources import Source
+
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+FAMILY = {"ner": "NER", "re": "RE", "ee": "EE", "cls": "TC", "norm": "NEN", "textpair": "TP", "qa": "QA",
+          "dialogue": "MRD", "translation": "MT", "title": "TT"}
+JOIN = {"en": ", ", "zh": "，"}
+MAX_RELATIONS_LISTED = 4  # beyond this, a prompt lists the present relation types plus two absent ones
+
+
+@cache
+def templates(name: str) -> dict[str, list[str]]:
+    path = TEMPLATE_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise KeyError(f"no template file {path.name}; have {sorted(p.stem for p in TEMPLATE_DIR.glob('*.yaml'))}")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class Context:
+    source: Source
+    rng: random.Random
+    template_index: int | None  # fixed template (evaluation) or None for a random paraphrase
+    split_ner_by_type: bool
+    inventory: dict[str, list[str]]  # entity types, relation types and labels seen in the records
+
+    @property
+    def lang(self) -> str:
+        return self.source.language
+
+    def fill(self, name: str, lang: str | None = None, **fields: str) -> str:
+        options = templates(name)[lang or self.lang]
+        template = options[self.template_index % len(options)] if self.template_index is not None \
+            else self.rng.choice(options)
+        return template.format_map(fields)
+
+
+Item = tuple[str, list[tuple[str, str]], object, list[str]]  # (suffix, turns, gold, options)
+
+
+def _ner(doc: Document, ctx: Context) -> Iterator[Item]:
+    names = ctx.source.types or {t: t for t in ctx.inventory["entities"]}
+    by_type: dict[str, list[str]] = {name: [] for name in names.values()}
+    for entity in doc.entities:
+        if entity.type in names:
+            by_type[names[entity.type]].append(entity.text.strip())
+    groups = [{t: m} for t, m in by_type.items()] if ctx.split_ner_by_type and len(by_type) > 1 else [by_type]
+    for index, group in enumerate(groups):
+        prompt = ctx.fill("ner", types=JOIN[ctx.lang].join(group), text=doc.text)
+        gold = sorted({(t, m) for t, ms in group.items() for m in ms})
+        yield f"{index}" if len(groups) > 1 else "", [(prompt, answers.format_ner(group, ctx.lang))], gold, list(group)
+
+
+def _re(doc: Document, ctx: Context) -> Iterator[Item]:
+    names = ctx.source.relations or {r: r for r in ctx.inventory["relations"]}
+    present = list(dict.fromkeys(names[r.type] for r in doc.relations if r.type in names))
+    listed = list(dict.fromkeys(names.values()))
+    if len(listed) > MAX_RELATIONS_LISTED:
+        absent = [r for r in listed if r not in present]
+        listed = present + ctx.rng.sample(absent, min(2, len(absent)))
+        ctx.rng.shuffle(listed)
+    pairs = {name: [] for name in listed}
+    for rel in doc.relations:
+        if rel.type in names:
+            pairs[names[rel.type]].append((rel.head.strip(), rel.tail.strip()))
+    prompt = ctx.fill("re", relations=JOIN[ctx.lang].join(listed), text=doc.text)
+    gold = sorted({(r, h, t) for r, ps in pairs.items() for h, t in ps})
+    yield "", [(prompt, answers.format_re(pairs, ctx.lang))], gold, listed
+
+
+def _ee(doc: Document, ctx: Context) -> Iterator[Item]:
+    if not doc.events:
+        return
+    names = ctx.source.events or {e.type: e.type for e in doc.events}
+    events = [(names.get(e.type, e.type), e.trigger, e.arguments) for e in doc.events]
+    prompt = ctx.fill("ee", events=JOIN[ctx.lang].join(dict.fromkeys(n for n, _, _ in events)), text=doc.text)
+    gold = sorted((t, trig, sorted(args)) for t, trig, args in events)
+    yield "", [(prompt, answers.format_events(events, ctx.lang))], gold, sorted(set(names.values()))
+
+
+def _title(doc: Document, ctx: Context) -> Iterator[Item]:
+    if doc.title:
+        abstract = doc.text[len(doc.title):].strip()
+        yield "", [(ctx.fill("title", text=abstract), doc.title)], doc.title, []
+
+
+def _cls(rec: Classification, ctx: Context) -> Iterator[Item]:
+    labels = ctx.inventory["labels"]
+    name = "multilabel" if rec.multi_label else "cls"
+    prompt = ctx.fill(name, labels=JOIN[ctx.lang].join(labels), text=rec.text)
+    yield "", [(prompt, answers.format_labels(list(rec.labels), ctx.lang))], sorted(set(rec.labels)), labels
+
+
+def _norm(rec: Classification, ctx: Context) -> Iterator[Item]:
+    if rec.labels:  # unlabelled test rows teach nothing
+        yield "", [(ctx.fill("norm", text=rec.text), answers.format_labels(list(rec.labels), ctx.lang))], \
+            sorted(set(rec.labels)), []
+
+
+def _qa(rec: QA, ctx: Context) -> Iterator[Item]:
+    if rec.kind == "mc":
+        choices = "\n".join(f"{k}. {v}" for k, v in rec.choices.items())
+        prompt = ctx.fill("qa_mc", question=rec.question, choices=choices)
+        yield "", [(prompt, answers.format_choice(rec.answer, rec.choices[rec.answer], ctx.lang))], rec.answer, list(rec.choices)
+        return
+    if not rec.answer:
+        return
+    if rec.kind == "yesno":
+        name = "qa_yesno" if rec.context else "qa_open"
+        reply, options = answers.format_yesno(rec.answer, ctx.lang), ["yes", "no", "maybe"]
+    else:
+        name = "qa_context" if rec.context else "qa_open"
+        reply, options = rec.answer, []
+    yield "", [(ctx.fill(name, question=rec.question, context=rec.context), reply)], rec.answer, options
+
+
+def _dialogue(rec: Dialogue, ctx: Context) -> Iterator[Item]:
+    turns = list(rec.turns)
+    if rec.context and turns:
+        turns[0] = (ctx.fill("dialogue", context=rec.context, question=turns[0][0]), turns[0][1])
+    yield "", turns, turns[-1][1], []
+
+
+def _translation(rec: Translation, ctx: Context) -> Iterator[Item]:
+    yield "", [(ctx.fill("translation", lang=rec.source_lang, text=rec.source), rec.target)], rec.target, []
+
+
+def _verbatim(rec: Dialogue, ctx: Context) -> Iterator[Item]:
+    yield "", list(rec.turns), rec.turns[-1][1], []
+
+
+BUILDERS: dict[str, tuple[type, Callable[[Record, Context], Iterator[Item]]]] = {
+    "ner": (Document, _ner), "re": (Document, _re), "ee": (Document, _ee), "title": (Document, _title),
+    "cls": (Classification, _cls), "norm": (Classification, _norm), "qa": (QA, _qa),
+    "dialogue": (Dialogue, _dialogue), "translation": (Translation, _translation), "verbatim": (Dialogue, _verbatim),
+}
+
+
+def inventory(records: list[Record]) -> dict[str, list[str]]:
+    """Entity types, relation types and labels seen, most frequent first (stable across runs)."""
+    entities, relations, labels = Counter(), Counter(), Counter()
+    for rec in records:
+        if isinstance(rec, Document):
+            entities.update(e.type for e in rec.entities)
+            relations.update(r.type for r in rec.relations)
+        elif isinstance(rec, Classification):
+            labels.update(rec.labels)
+    order = lambda c: [k for k, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]  # noqa: E731
+    return {"entities": order(entities), "relations": order(relations), "labels": order(labels)}
+
+
+def _family(task: str, rec: Record, source: Source) -> str:
+    if task == "verbatim":
+        prefix = getattr(rec, "category", "").split("-")[0]
+        return prefix if prefix in FAMILY.values() else (source.family or "MRD")
+    return source.family or FAMILY[task]
+
+
+def build_pairs(records: list[Record], source: Source, *, tasks: tuple[str, ...] | None = None, seed: int = 0,
+                template_index: int | None = None, split_ner_by_type: bool = True) -> list[dict]:
+    """Instruction pairs for every (task, record); deterministic for a given seed."""
+    ctx = Context(source, random.Random(seed), template_index, split_ner_by_type, inventory(records))
+    pairs = []
+    for task in tasks or source.tasks:
+        if task not in BUILDERS:
+            raise ValueError(f"source {source.key!r}: unknown task {task!r}; known: {', '.join(BUILDERS)}")
+        record_type, builder = BUILDERS[task]
+        for rec in records:
+            if not isinstance(rec, record_type):
+                raise TypeError(f"source {source.key!r}: task {task!r} needs {record_type.__name__} records, "
+                                f"got {type(rec).__name__}")
+            language = f"{rec.source_lang}-{rec.target_lang}" if isinstance(rec, Translation) else source.language
+            for suffix, turns, gold, options in builder(rec, ctx):
+                pairs.append({
+                    "conversation_id": f"{source.key}:{task}:{rec.id}" + (f":{suffix}" if suffix else ""),
+                    "dataset": source.key, "category": _family(task, rec, source), "language": language,
+                    "task": task, "conversation": [{"human": h, "assistant": a} for h, a in turns],
+                    "record_id": rec.id, "source_text": main_text(rec), "gold": gold, "options": options,
+                })
+    return pairs
