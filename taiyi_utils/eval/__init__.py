@@ -1,0 +1,1 @@
+"""Evaluation side: the paper's test suites, generation, parsing and metrics."""
