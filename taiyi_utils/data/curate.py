@@ -16,9 +16,11 @@ from tqdm.auto import tqdm
 from ..eval.suites import load_suites
 from ..files import write_json, write_jsonl
 from ..model import token_counter
+from ..paths import shared_data_root
 from . import mix, quality
 from .instruct import build_pairs
 from .sources import get_source, read_split
+from .tiny import write_tiny_corpus
 
 TRAIN_FIELDS = ("conversation_id", "dataset", "category", "language", "task", "conversation", "tokens")
 
@@ -30,6 +32,19 @@ class Curation:
     eval: dict[str, list[dict]]
     card: dict
     unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_data_root(data_root: str, run_dir: str | Path) -> Path:
+    """The given root, else the shared raw data, else a tiny corpus written into the run folder."""
+    if data_root:
+        if not Path(data_root).is_dir():
+            raise FileNotFoundError(f"data_root {data_root!r} is not a folder")
+        return Path(data_root)
+    shared = shared_data_root()
+    if shared is not None:
+        return shared
+    print("../shared/data/raw not found: using the tiny built-in corpus (smoke runs only; results are not real)")
+    return write_tiny_corpus(Path(run_dir) / "tiny_raw")
 
 
 def _sample(records: list, limit: int, seed: str) -> list:

@@ -38,9 +38,14 @@ def summarize(records: list[Record], format_name: str) -> dict:
 def inspect_path(path: str | Path, format: str = "auto", **options) -> dict:
     """Summary of one file, or of every readable file under a folder (others listed as skipped)."""
     path = Path(path)
-    if path.is_file() or format != "auto":
-        name = formats.detect(path) if format == "auto" else format
-        return summarize(formats.read(path, name, **options), name)
+    if format != "auto":
+        return summarize(formats.read(path, format, **options), format)
+    try:
+        name = formats.detect(path)
+        return summarize(formats.read(path, name), name)
+    except formats.FormatError:
+        if path.is_file():
+            raise
     files, skipped = {}, {}
     _walk(path, path, files, skipped)
     return {"path": str(path), "files": files, "skipped": skipped}

@@ -23,6 +23,8 @@ def sniff(peek: Peek) -> bool:
     files = _files(peek.path)
     if not files or files[0].suffix.lower() != ".xml":
         return False
+    if peek.path.is_dir() and any(p.is_file() and p.suffix.lower() != ".xml" for p in peek.path.rglob("*")):
+        return False  # a folder mixing other files is not one DDI corpus
     return "<sentence" in Peek(files[0]).head and "<collection" not in Peek(files[0]).head
 
 

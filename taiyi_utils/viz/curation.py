@@ -1,0 +1,55 @@
+"""Figures and tables of notebook 01: what Taiyi used, and what went into our mixtures."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+
+def catalog_sunburst(catalog: pd.DataFrame) -> go.Figure:
+    """Taiyi's 140 datasets: language -> task family -> dataset (one slice per dataset)."""
+    table = catalog.assign(datasets=1, language=catalog["language"].map({"en": "English", "zh": "Chinese"}))
+    fig = px.sunburst(table, path=["language", "task", "name"], values="datasets", hover_data={"size": ":,"},
+                      title="Taiyi's training datasets by language and task (140)")
+    return fig.update_layout(margin=dict(t=40, l=0, r=0, b=0), height=560)
+
+
+def pairs_table(pairs: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"dataset": p["dataset"], "category": p["category"], "language": p["language"],
+                          "task": p["task"], "tokens": p.get("tokens", 0)} for p in pairs])
+
+
+def mixture_sunburst(pairs: list[dict], title: str) -> go.Figure:
+    """language -> task family -> dataset, sized by instruction count."""
+    counts = pairs_table(pairs).groupby(["language", "category", "dataset"]).size().reset_index(name="pairs")
+    fig = px.sunburst(counts, path=["language", "category", "dataset"], values="pairs", title=title)
+    return fig.update_layout(margin=dict(t=40, l=0, r=0, b=0), height=480)
+
+
+def length_histogram(pairs: list[dict], max_tokens: int, title: str = "Tokens per instruction pair") -> go.Figure:
+    """Token lengths per task family, with the training length limit marked."""
+    fig = px.histogram(pairs_table(pairs), x="tokens", color="category", nbins=60, barmode="overlay",
+                       opacity=0.6, title=title)
+    fig.add_vline(x=max_tokens, line_dash="dash", annotation_text=f"max_tokens = {max_tokens}")
+    return fig.update_layout(height=420)
+
+
+def sample_instructions(pairs: list[dict], per_group: int = 1, width: int = 240) -> pd.DataFrame:
+    """A few example pairs for each (task, language), shortened for reading."""
+    seen: dict[tuple[str, str], int] = {}
+    rows = []
+    for pair in pairs:
+        key = (pair["task"], pair["language"])
+        if seen.get(key, 0) >= per_group:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        turn = pair["conversation"][0]
+        rows.append({"task": pair["task"], "language": pair["language"], "dataset": pair["dataset"],
+                     "instruction": turn["human"][:width], "answer": turn["assistant"][:width]})
+    return pd.DataFrame(rows).sort_values(["task", "language"]).reset_index(drop=True)
+
+
+def overlap_table(card: dict) -> pd.DataFrame:
+    """Per eval suite: items sampled, and how many also occurred in the training data."""
+    overlap = card["quality"]["overlap"]
+    return pd.DataFrame({"eval items": overlap["eval_items"], "found in training": overlap["eval_items_in_training"]})
