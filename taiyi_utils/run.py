@@ -60,6 +60,13 @@ def _default(source: str):
         return source
 
 
+def _declared_type(spec: dict, default) -> str:
+    """The annotation papermill found, else the type of the default literal (None: any)."""
+    if spec["inferred_type_name"] not in ("None", None):
+        return spec["inferred_type_name"]
+    return "None" if default is None else type(default).__name__
+
+
 def _type_ok(value, declared: str) -> bool:
     if declared not in _TYPES:  # None or unknown default: any value goes
         return True
@@ -77,10 +84,11 @@ def resolve(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, 
     resolved, declared_anywhere = {}, set()
     for stem, notebook in notebooks.items():
         specs = pm.inspect_notebook(str(notebook))
-        declared = {name: spec["inferred_type_name"] for name, spec in specs.items()}
+        defaults = {name: _default(spec["default"]) for name, spec in specs.items()}
+        declared = {name: _declared_type(spec, defaults[name]) for name, spec in specs.items()}
         declared_anywhere |= declared.keys()
         section = profile.get(stem) or {}
-        params = {k: _default(spec["default"]) for k, spec in specs.items() if k not in INJECTED}
+        params = {k: v for k, v in defaults.items() if k not in INJECTED}
         params.update({k: v for k, v in common.items() if k in declared})
         for key, value in section.items():
             if key not in declared or key in INJECTED:

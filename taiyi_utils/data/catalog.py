@@ -35,5 +35,6 @@ def load_catalog() -> pd.DataFrame:
             "test": splits.get("test", 0), "size": sum(splits.values()), "url": entry.get("url", ""),
             "hub_id": hub, "local_sources": local,
             "reader": sources[local[0]].format if local else ("bigbio" if hub.startswith("bigbio/") else ""),
+            "note": entry.get("note", ""),
         })
     return pd.DataFrame(rows)

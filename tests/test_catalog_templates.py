@@ -1,0 +1,51 @@
+"""The catalog of Taiyi's datasets and the bilingual templates are data; check them as data."""
+from __future__ import annotations
+
+import re
+import string
+
+import pytest
+
+from taiyi_utils.data.catalog import load_catalog
+from taiyi_utils.data.instruct import TEMPLATE_DIR, templates
+from taiyi_utils.data.sources import load_sources
+from taiyi_utils.eval.suites import load_suites
+
+
+def test_catalog_has_taiyis_140_datasets():
+    catalog = load_catalog()
+    assert len(catalog) == 140 and not catalog[["name", "task"]].duplicated().any()
+    assert catalog["language"].value_counts().to_dict() == {"en": 102, "zh": 38}
+    bc5cdr = catalog.set_index("name").loc["bc5cdr"]
+    assert (bc5cdr.train, bc5cdr.dev, bc5cdr.test, bc5cdr.hub_id, bc5cdr.reader) == (500, 500, 500, "bigbio/bc5cdr", "pubtator")
+    cmeee = catalog.set_index("name").loc["CMeEE-V2"]
+    assert (cmeee.train, cmeee.dev, cmeee.local_sources) == (15000, 5000, ["cmeee"])
+
+
+def test_sources_and_suites_point_at_real_entries():
+    names = set(load_catalog()["name"])
+    sources = load_sources()
+    assert all(s.catalog in names for s in sources.values() if s.catalog)
+    suites = load_suites()
+    assert len([s for s in suites.values() if s.paper]) == 13
+    assert all(s.source in sources for s in suites.values() if s.source)
+    taiyi = [s.paper["taiyi"] for s in suites.values() if s.paper]
+    assert round(sum(taiyi) / len(taiyi), 1) == 65.1  # the paper's average
+    chatgpt = [s.paper["chatgpt"] for s in suites.values() if s.paper]
+    assert round(sum(chatgpt) / len(chatgpt), 1) == 49.3
+
+
+TASKS = sorted(p.stem for p in TEMPLATE_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_at_least_five_paraphrases_per_language_with_consistent_slots(task):
+    fields = lambda t: {f for _, f, _, _ in string.Formatter().parse(t) if f}  # noqa: E731
+    by_lang = templates(task)
+    assert set(by_lang) == {"en", "zh"}
+    for lang, options in by_lang.items():
+        assert len(options) >= 5 and len(set(options)) == len(options), (task, lang)
+        assert len({frozenset(fields(t)) for t in options}) == 1, (task, lang)  # same slots in every paraphrase
+        if lang == "zh":
+            words = [re.sub(r"\{\w+\}", "", t).strip() for t in options]
+            assert all(not w or re.search(r"[\u4e00-\u9fff]", w) for w in words), (task, words)
