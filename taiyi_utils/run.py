@@ -175,15 +175,17 @@ def run(profile: str, only: list[str] | None = None, run_id: str | None = None, 
             pm.execute_notebook(str(notebooks[stem]), str(output), cwd=str(REPO_ROOT), progress_bar=True,
                                 parameters={**params[stem], "profile": path.stem, "run_dir": str(run_dir)})
             entry["status"] = "completed"
-        except (pm.PapermillExecutionError, KeyboardInterrupt) as err:
-            entry.update(status="failed", error=str(err).strip().splitlines()[-1] if str(err).strip() else repr(err))
+        except pm.PapermillExecutionError as err:
+            entry.update(status="failed", error=str(err).strip().splitlines()[-1])
+        except KeyboardInterrupt:
+            entry.update(status="interrupted", error="interrupted by the user; run again to continue")
         finally:
             after = _files(run_dir)
             entry.update(finished=_now(), seconds=round(time.monotonic() - start, 1),
                          artifacts=sorted(f for f, t in after.items() if before.get(f) != t))
             write_json(manifest_path, manifest)
-        if entry["status"] == "failed":
-            print(f"[{stem}] failed: {entry['error']}\n  see the executed notebook: {output}", file=sys.stderr)
+        if entry["status"] != "completed":
+            print(f"[{stem}] {entry['status']}: {entry['error']}\n  see the executed notebook: {output}", file=sys.stderr)
             break
     return manifest
 

@@ -138,6 +138,16 @@ def test_bigbio_local_file_and_generic_column_map(tmp_path):
     assert rec.labels == ("symptom", "sign") and rec.multi_label
 
 
+def test_bigbio_parquet_goes_through_datasets(tmp_path):
+    import pandas as pd
+
+    rows = [{"id": "q1", "question_id": "q1", "document_id": "d", "question": "Is it?", "type": "multiple_choice",
+             "choices": ["yes", "no"], "context": "", "answer": ["no"]}]
+    pd.DataFrame(rows).to_parquet(tmp_path / "qa.parquet")
+    [qa] = formats.read(tmp_path / "qa.parquet")
+    assert (qa.kind, qa.answer, qa.choices) == ("mc", "B", {"A": "yes", "B": "no"})
+
+
 def test_hub_ids_fail_clearly_offline():
     from taiyi_utils.data.formats.bigbio import load_hub
     with pytest.raises(RuntimeError, match="bigbio/ncbi_disease.*network"):

@@ -1,11 +1,10 @@
 """Counts that describe a corpus file or folder, as ``python -m taiyi_utils.data inspect`` prints them."""
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from . import formats
-from .records import QA, Classification, Dialogue, Document, Record
+from .records import QA, Dialogue, Record, annotation_counts
 
 
 def summarize(records: list[Record], format_name: str) -> dict:
@@ -14,22 +13,11 @@ def summarize(records: list[Record], format_name: str) -> dict:
     Labels are class labels for classification and the gold answers (yes/no/maybe,
     option letters) for yes/no and multiple-choice QA.
     """
-    entities, relations, labels = Counter(), Counter(), Counter()
-    turns = 0
-    for record in records:
-        if isinstance(record, Document):
-            entities.update(e.type for e in record.entities)
-            relations.update(r.type for r in record.relations)
-        elif isinstance(record, Classification):
-            labels.update(record.labels)
-        elif isinstance(record, QA) and record.kind in ("yesno", "mc"):
-            labels[record.answer] += 1
-        elif isinstance(record, Dialogue):
-            turns += len(record.turns)
+    counts = annotation_counts(records)
+    counts["labels"].update(r.answer for r in records if isinstance(r, QA) and r.kind in ("yesno", "mc"))
+    turns = sum(len(r.turns) for r in records if isinstance(r, Dialogue))
     summary = {"format": format_name, "records": len(records)}
-    for key, counts in (("entities", entities), ("relations", relations), ("labels", labels)):
-        if counts:
-            summary[key] = dict(counts.most_common())
+    summary.update({key: dict(c.most_common()) for key, c in counts.items() if c})
     if turns:
         summary["turns"] = turns
     return summary

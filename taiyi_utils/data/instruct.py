@@ -8,7 +8,6 @@ from the assistant text) and ``options`` (the types / labels the prompt offered)
 from __future__ import annotations
 
 import random
-from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Callable, Iterator
 import yaml
 
 from .. import answers
-from .records import QA, Classification, Dialogue, Document, Record, Translation, main_text
+from .records import QA, Classification, Dialogue, Document, Record, Translation, annotation_counts, main_text
 from .sources import Source
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -157,15 +156,8 @@ BUILDERS: dict[str, tuple[type, Callable[[Record, Context], Iterator[Item]]]] = 
 
 def inventory(records: list[Record]) -> dict[str, list[str]]:
     """Entity types, relation types and labels seen, most frequent first (stable across runs)."""
-    entities, relations, labels = Counter(), Counter(), Counter()
-    for rec in records:
-        if isinstance(rec, Document):
-            entities.update(e.type for e in rec.entities)
-            relations.update(r.type for r in rec.relations)
-        elif isinstance(rec, Classification):
-            labels.update(rec.labels)
     order = lambda c: [k for k, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]  # noqa: E731
-    return {"entities": order(entities), "relations": order(relations), "labels": order(labels)}
+    return {key: order(counts) for key, counts in annotation_counts(records).items()}
 
 
 def _family(task: str, rec: Record, source: Source) -> str:

@@ -5,7 +5,8 @@ Offsets are character offsets into ``Document.text`` with an exclusive end, so
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,6 @@ class Translation:
 Record = Document | Classification | QA | TextPair | Dialogue | Translation
 
 
-def to_dict(record: Record) -> dict:
-    """JSON-ready dict with the record's type name, for gold files and caches."""
-    return {"record_type": type(record).__name__, **asdict(record)}
-
-
 def main_text(record: Record) -> str:
     """The text a record is about: what train/test overlap is checked on."""
     if isinstance(record, (Document, Classification)):
@@ -116,3 +112,15 @@ def main_text(record: Record) -> str:
     if isinstance(record, Dialogue):
         return record.context + "\n" + record.turns[0][0] if record.turns else record.context
     return record.source
+
+
+def annotation_counts(records: list[Record]) -> dict[str, Counter]:
+    """Entity types, relation types and class labels, counted over the records."""
+    counts = {"entities": Counter(), "relations": Counter(), "labels": Counter()}
+    for record in records:
+        if isinstance(record, Document):
+            counts["entities"].update(e.type for e in record.entities)
+            counts["relations"].update(r.type for r in record.relations)
+        elif isinstance(record, Classification):
+            counts["labels"].update(record.labels)
+    return counts

@@ -10,8 +10,9 @@ def catalog_sunburst(catalog: pd.DataFrame) -> go.Figure:
     """Taiyi's 140 datasets: language -> task family -> dataset (one slice per dataset)."""
     table = catalog.assign(datasets=1, language=catalog["language"].map({"en": "English", "zh": "Chinese"}))
     fig = px.sunburst(table, path=["language", "task", "name"], values="datasets", hover_data={"size": ":,"},
-                      title="Taiyi's training datasets by language and task (140)")
-    return fig.update_layout(margin=dict(t=40, l=0, r=0, b=0), height=560)
+                      maxdepth=2, title="Taiyi's training datasets by language and task (140; click a task for its datasets)")
+    fig.update_traces(textinfo="label+value")
+    return fig.update_layout(margin=dict(t=40, l=0, r=0, b=0), height=520)
 
 
 def pairs_table(pairs: list[dict]) -> pd.DataFrame:
@@ -27,11 +28,15 @@ def mixture_sunburst(pairs: list[dict], title: str) -> go.Figure:
 
 
 def length_histogram(pairs: list[dict], max_tokens: int, title: str = "Tokens per instruction pair") -> go.Figure:
-    """Token lengths per task family, with the training length limit marked."""
-    fig = px.histogram(pairs_table(pairs), x="tokens", color="category", nbins=60, barmode="overlay",
-                       opacity=0.6, title=title)
-    fig.add_vline(x=max_tokens, line_dash="dash", annotation_text=f"max_tokens = {max_tokens}")
-    return fig.update_layout(height=420)
+    """One histogram of token lengths per task family, with the training length limit marked."""
+    table = pairs_table(pairs)
+    families = table["category"].nunique()
+    fig = px.histogram(table, x="tokens", color="category", facet_col="category", facet_col_wrap=4, nbins=40,
+                       title=title, range_x=[0, max_tokens * 1.05])
+    fig.add_vline(x=max_tokens, line_dash="dash", line_color="grey")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.update_yaxes(matches=None, showticklabels=True)
+    return fig.update_layout(height=260 * ((families + 3) // 4) + 80, showlegend=False)
 
 
 def sample_instructions(pairs: list[dict], per_group: int = 1, width: int = 240) -> pd.DataFrame:

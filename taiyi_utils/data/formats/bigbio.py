@@ -15,9 +15,17 @@ from ._base import FormatError, Peek, field, iter_jsonl
 NAME = "bigbio"
 
 
+_SCHEMA_KEYS = (("passages", "entities"), ("question_id", "choices"), ("document_id", "text", "labels"),
+                ("text_1", "text_2"))
+
+
 def sniff(peek: Peek) -> bool:
-    return any(peek.has_keys(*keys) for keys in (("passages", "entities"), ("question_id", "choices"),
-                                                  ("document_id", "text", "labels"), ("text_1", "text_2")))
+    if peek.path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(peek.path).names)
+        return any(set(keys) <= names for keys in _SCHEMA_KEYS)
+    return any(peek.has_keys(*keys) for keys in _SCHEMA_KEYS)
 
 
 def _kb(row: dict, path, where) -> Document:
@@ -80,6 +88,12 @@ def from_rows(rows: Iterable[tuple[int | str, dict]], path) -> list[Record]:
 
 
 def read(path: Path) -> list[Record]:
+    """A local BigBIO export: JSON lines (errors name the line) or parquet (read through ``datasets``)."""
+    if path.suffix.lower() == ".parquet":
+        import datasets
+
+        table = datasets.load_dataset("parquet", data_files=str(path), split="train")
+        return from_rows(((f"row {i}", row) for i, row in enumerate(table)), path)
     return from_rows(iter_jsonl(path), path)
 
 
