@@ -186,3 +186,34 @@ def parse_yesno(text: str) -> str:
 
 def _unique(items):
     return list(dict.fromkeys(items))
+
+
+def follows_format(pair: dict, text: str) -> bool:
+    """Whether ``text`` answers ``pair``'s instruction in the workbench's answer format.
+
+    NER / RE: every non-empty line is ``key: ...`` with a key the prompt offered (RE lines
+    hold ``[head, tail]`` pairs or ``none``); classification: a ``Result:`` line (labels
+    from the offered set when there is one); multiple choice: ``Answer: X.``; yes/no:
+    ``Answer: yes|no|maybe``. Free-text tasks need only a non-empty answer.
+    """
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return False
+    task, options = pair["task"], set(pair.get("options") or [])
+    if task in ("ner", "re"):
+        pairs = [_key_value(line) for line in lines]
+        if not all(kv and kv[0] in options for kv in pairs):
+            return False
+        return task == "ner" or all(kv[1].lower() in _NONE_WORDS or re.fullmatch(r"\[.+\](\s*[;；]\s*\[.+\])*", kv[1])
+                                    for kv in pairs)
+    if task in ("cls", "norm"):
+        kv = _key_value(lines[0])
+        if not kv or kv[0] not in RESULT.values():
+            return False
+        labels = split_items(kv[1])
+        return not options or (set(labels) <= options if labels else kv[1] in NONE.values())
+    if task == "qa" and options == {"yes", "no", "maybe"}:
+        return bool(re.fullmatch(rf"({'|'.join(ANSWER.values())})[:：]\s*(yes|no|maybe)", lines[0]))
+    if task == "qa" and options:
+        return bool(re.match(rf"({'|'.join(ANSWER.values())})[:：]\s*[{''.join(sorted(options))}]\.", lines[0]))
+    return True

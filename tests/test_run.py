@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import nbformat
 import pytest
@@ -32,27 +33,32 @@ def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message
 
 
 @pytest.mark.slow
-def test_smoke_run_writes_artifacts_and_manifest_then_skips_and_keeps_them_on_failure(tmp_path, capsys):
-    outputs = tmp_path / "outputs"
-    manifest = runner.run("smoke", only=["01"], run_id="t", outputs=outputs)
+def test_smoke_run_writes_artifacts_and_manifest(smoke_run):
+    run_dir, manifest = smoke_run
+    assert list(manifest["notebooks"]) == ["01_curation", "02_stage1_sft", "03_stage2_sft"]
     entry = manifest["notebooks"]["01_curation"]
-    run_dir = outputs / "t"
-    assert entry["status"] == "completed" and entry["seconds"] > 0
+    assert all(e["status"] == "completed" and e["seconds"] > 0 for e in manifest["notebooks"].values())
     assert {"data/stage1.jsonl", "data/stage2.jsonl", "data/data_card.json", "data/eval/HoC.jsonl"} <= set(entry["artifacts"])
-    assert all((run_dir / a).is_file() for a in entry["artifacts"])
+    assert "stage1/adapter/adapter_model.safetensors" in manifest["notebooks"]["02_stage1_sft"]["artifacts"]
+    assert all((run_dir / a).is_file() for e in manifest["notebooks"].values() for a in e["artifacts"])
     written = json.loads((run_dir / "manifest.json").read_text())
     assert written["params"]["01_curation"]["max_records_per_source"] == 20  # from params/smoke.yaml
     assert written["params"]["01_curation"]["tokenizer"] == "embedded:smollm2-135m"  # the notebook default
     assert {"torch", "transformers", "papermill"} <= set(written["versions"]) and written["git_revision"]
 
+
+@pytest.mark.slow
+def test_rerun_skips_completed_and_a_failure_keeps_earlier_artifacts(smoke_run, tmp_path, capsys):
+    outputs = tmp_path / "outputs"
+    shutil.copytree(smoke_run[0], outputs / "t")
     runner.run("smoke", only=["01"], run_id="t", outputs=outputs)
     assert "already completed" in capsys.readouterr().out
 
-    stage1 = (run_dir / "data/stage1.jsonl").read_bytes()
+    stage1 = (outputs / "t/data/stage1.jsonl").read_bytes()
     broken = profile(tmp_path, {"01_curation": {"train_sources": {"no_such_source": "train"}}})
     manifest = runner.run(broken, only=["01"], run_id="t", outputs=outputs)
     entry = manifest["notebooks"]["01_curation"]
     assert entry["status"] == "failed" and "no_such_source" in entry["error"]
     executed = nbformat.read(entry["output_notebook"], as_version=4)
     assert any(o.get("ename") == "KeyError" for c in executed.cells if c.cell_type == "code" for o in c.outputs)
-    assert (run_dir / "data/stage1.jsonl").read_bytes() == stage1  # earlier artifacts stay
+    assert (outputs / "t/data/stage1.jsonl").read_bytes() == stage1  # earlier artifacts stay

@@ -27,6 +27,13 @@ def mixture_sunburst(pairs: list[dict], title: str) -> go.Figure:
     return fig.update_layout(margin=dict(t=40, l=0, r=0, b=0), height=480)
 
 
+def mixture_bar(pairs: list[dict], title: str) -> go.Figure:
+    """Instruction pairs per task family and language."""
+    counts = pairs_table(pairs).groupby(["category", "language"]).size().reset_index(name="pairs")
+    fig = px.bar(counts, x="category", y="pairs", color="language", barmode="group", text="pairs", title=title)
+    return fig.update_layout(height=360)
+
+
 def length_histogram(pairs: list[dict], max_tokens: int, title: str = "Tokens per instruction pair") -> go.Figure:
     """One histogram of token lengths per task family, with the training length limit marked."""
     table = pairs_table(pairs)

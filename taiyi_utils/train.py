@@ -1,0 +1,293 @@
+"""Supervised fine-tuning with LoRA / QLoRA on the transformers Trainer, one stage at a time.
+
+``setup`` loads the base model (4-bit on GPU), attaches a new adapter or continues a
+previous stage's, tokenises the stage mixture (loss on assistant tokens only) and builds
+the Trainer; ``fit`` trains, resuming from the newest complete checkpoint, and writes the
+adapter, tokenizer, training arguments, ``log.jsonl`` and ``train_card.json``.
+Several processes: ``accelerate launch -m taiyi_utils.train --config FILE`` (DDP).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .files import read_jsonl, write_json
+
+log = logging.getLogger(__name__)
+COMPLETE = "COMPLETE"  # written into a checkpoint folder once every file of it is saved
+
+
+@dataclass
+class TrainConfig:
+    """One stage's settings; defaults are Taiyi's (README of Taiyi1, Firefly's QLoRA recipe)."""
+    data: str
+    output_dir: str
+    base_model: str = "embedded:smollm2-135m"
+    init_adapter: str = ""  # stage 2: stage 1's adapter folder
+    chat_format: str = "template"  # or "taiyi" for Qwen base models
+    quantization: str = "auto"  # NF4 on CUDA, none on CPU; "nf4" or "none" to force
+    trust_remote_code: bool = False
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target: str = "all-linear"
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "constant_with_warmup"
+    warmup_ratio: float = 0.1
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 12
+    grad_accumulation: int = 2
+    max_length: int = 1024
+    max_grad_norm: float = 0.3
+    weight_decay: float = 0.0
+    packing: bool = True  # padding-free packing; False: length-grouped padded batches
+    gradient_checkpointing: str = "auto"  # auto: on CUDA only; "true" / "false"
+    optim: str = "auto"  # auto: paged_adamw_32bit on CUDA, adamw_torch on CPU
+    logging_steps: int = 5
+    save_steps: int = 50
+    save_total_limit: int = 2
+    eval_steps: int = 50
+    eval_fraction: float = 0.05
+    eval_max: int = 200
+    max_examples: int = -1
+    resume: str = "auto"  # auto: newest complete checkpoint; never; or a checkpoint path
+    merge: bool = False  # also export base + adapter merged into one model
+    seed: int = 0
+
+    @classmethod
+    def from_namespace(cls, namespace: dict, **fixed) -> "TrainConfig":
+        """The settings a notebook's parameters cell defines (``globals()``), plus ``fixed`` ones."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in namespace.items() if k in names}, **fixed})
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """Newest ``checkpoint-N`` whose save finished (a process killed mid-save leaves none behind)."""
+    done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / COMPLETE).exists()]
+    return max(done, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+
+
+def _callbacks(log_path: Path):
+    from transformers import TrainerCallback
+
+    class MarkComplete(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                (Path(args.output_dir) / f"checkpoint-{state.global_step}" / COMPLETE).touch()
+
+    class JsonlLog(TrainerCallback):
+        """Every log line of the Trainer as JSON; on resume, lines past the checkpoint are dropped."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero and log_path.exists():
+                kept = [r for r in read_jsonl(log_path) if r["step"] <= state.global_step]
+                log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero:
+                with log_path.open("a") as handle:
+                    handle.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **(logs or {})}) + "\n")
+
+    return [MarkComplete(), JsonlLog()]
+
+
+def _encode_mixture(config: TrainConfig, tokenizer):
+    """(train, eval) datasets of input_ids / labels; the eval slice is held out deterministically."""
+    import datasets
+
+    from .chat import encode_conversation
+
+    rows = read_jsonl(config.data)
+    if not rows:
+        raise ValueError(f"{config.data}: no training pairs")
+    table = datasets.Dataset.from_list([{"conversation": r["conversation"]} for r in rows]).shuffle(seed=config.seed)
+    if config.max_examples >= 0:
+        table = table.select(range(min(config.max_examples, len(table))))
+    table = table.map(lambda r: encode_conversation(r["conversation"], tokenizer, config.chat_format, config.max_length),
+                      remove_columns=["conversation"], desc="tokenise")
+    table = table.filter(lambda r: any(label != -100 for label in r["labels"]), desc="drop pairs without answer tokens")
+    table = table.map(lambda r: {"length": len(r["input_ids"])})
+    n_eval = min(config.eval_max, round(config.eval_fraction * len(table)))
+    if n_eval == 0:
+        return table, None
+    split = table.train_test_split(test_size=n_eval, shuffle=False)
+    return split["train"], split["test"]
+
+
+@dataclass
+class Setup:
+    config: TrainConfig
+    trainer: object
+    tokenizer: object
+    train_set: object
+    eval_set: object
+    quantized: bool
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+
+def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
+    """Model with adapter, tokenised data and a Trainer, ready for ``fit``."""
+    import torch
+    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, Trainer, TrainingArguments, set_seed
+
+    from . import model as models
+
+    set_seed(config.seed)
+    cuda = torch.cuda.is_available()
+    tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
+    quantized = models.use_4bit(config.quantization)
+    base = models.load_base_model(config.base_model, "nf4" if quantized else "none", config.trust_remote_code)
+    base.config.use_cache = False  # with a KV cache transformers drops the block mask that packing relies on
+    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
+    if quantized:
+        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=checkpointing)
+    if config.init_adapter:
+        model = PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True)
+    else:
+        model = get_peft_model(base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout,
+                                                        config.lora_target))
+    train_set, eval_set = _encode_mixture(config, tokenizer)
+    if config.packing:
+        collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    else:
+        right = models.load_tokenizer(config.base_model, config.trust_remote_code)
+        right.padding_side = "right"
+        collator = DataCollatorForSeq2Seq(right, padding=True, label_pad_token_id=-100)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(
+        output_dir=str(out / "checkpoints"), per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler, warmup_steps=config.warmup_ratio,
+        num_train_epochs=config.epochs, max_steps=config.max_steps, max_grad_norm=config.max_grad_norm,
+        weight_decay=config.weight_decay, logging_steps=config.logging_steps, logging_first_step=True,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if eval_set is not None else "no", eval_steps=config.eval_steps,
+        activation_checkpointing=checkpointing, optim=("paged_adamw_32bit" if cuda else "adamw_torch")
+        if config.optim == "auto" else config.optim, bf16=models.compute_dtype() == torch.bfloat16,
+        seed=config.seed, data_seed=config.seed, include_num_input_tokens_seen="non_padding",
+        train_sampling_strategy="random" if config.packing else "group_by_length",
+        report_to=["tensorboard"] if _has("tensorboard") else "none", remove_unused_columns=False,
+        use_cpu=not cuda,  # without this, CPU processes started by accelerate/torchrun do not form a DDP group
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=train_set.remove_columns("length"),
+                      eval_dataset=eval_set.remove_columns("length") if eval_set is not None else None,
+                      data_collator=collator, callbacks=[*_callbacks(out / "log.jsonl"), *callbacks])
+    return Setup(config, trainer, tokenizer, train_set, eval_set, quantized)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _peak_memory_gb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def fit(run: Setup) -> dict:
+    """Train (resuming per ``config.resume``), save the adapter and return the train card."""
+    import torch
+
+    config, trainer = run.config, run.trainer
+    out = Path(config.output_dir)
+    checkpoint = None
+    if config.resume == "auto":
+        checkpoint = latest_checkpoint(out / "checkpoints")
+    elif config.resume != "never":
+        checkpoint = Path(config.resume)
+    if checkpoint:
+        print(f"resuming from {checkpoint}")
+    start = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.monotonic() - start
+    if not trainer.is_world_process_zero():
+        return {}
+    trainer.model.save_pretrained(out / "adapter")
+    run.tokenizer.save_pretrained(out / "adapter")
+    (out / "training_args.json").write_text(trainer.args.to_json_string())
+    history = trainer.state.log_history
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    tokens = int(trainer.state.num_input_tokens_seen)
+    card = {
+        "base_model": config.base_model, "init_adapter": config.init_adapter, "quantized_4bit": run.quantized,
+        "device": "cuda" if torch.cuda.is_available() else "cpu", "world_size": trainer.args.world_size,
+        "resumed_from": str(checkpoint) if checkpoint else None, "steps": trainer.state.global_step,
+        "train_examples": len(run.train_set), "eval_examples": len(run.eval_set) if run.eval_set is not None else 0,
+        "tokens_seen": tokens, "seconds": round(seconds, 1), "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
+        "peak_memory_gb": round(_peak_memory_gb(), 2), "trainable_parameters": trainable,
+        "total_parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "first_loss": next((h["loss"] for h in history if "loss" in h), None),
+        "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+        "mean_train_loss": result.training_loss,
+        "final_eval_loss": next((h["eval_loss"] for h in reversed(history) if "eval_loss" in h), None),
+        "config": dataclasses.asdict(config),
+    }
+    if config.merge:
+        card["merged"] = str(merge_adapter(config, out / "adapter", out / "merged"))
+    write_json(out / "train_card.json", card)
+    return card
+
+
+def merge_adapter(config: TrainConfig, adapter: Path, target: Path) -> Path:
+    """Base model (unquantised) with the adapter folded in, saved as safetensors for export."""
+    from peft import PeftModel
+
+    from . import model as models
+
+    base = models.load_base_model(config.base_model, "none", config.trust_remote_code)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged.save_pretrained(target, safe_serialization=True)
+    models.load_tokenizer(config.base_model, config.trust_remote_code).save_pretrained(target)
+    return target
+
+
+def train(config: TrainConfig, callbacks: tuple = ()) -> dict:
+    return fit(setup(config, callbacks))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m taiyi_utils.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="YAML or JSON file with TrainConfig fields")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    try:
+        config = TrainConfig.from_dict(yaml.safe_load(Path(args.config).read_text()))
+    except (OSError, ValueError, TypeError) as err:
+        print(f"error: {args.config}: {err}", file=sys.stderr)
+        return 2
+    card = train(config)
+    if card:
+        print(json.dumps({k: card[k] for k in ("steps", "tokens_seen", "first_loss", "last_loss", "final_eval_loss")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The smoke profile end to end: both SFT stages train, continue from each other and leave their artifacts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taiyi_utils.files import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_each_stage_trains_and_its_loss_decreases(smoke_run, stage):
+    run_dir, _ = smoke_run
+    stage_dir = run_dir / f"stage{stage}"
+    card = json.loads((stage_dir / "train_card.json").read_text())
+    assert card["last_loss"] < card["first_loss"]
+    assert card["steps"] == (12 if stage == 1 else 8) and card["tokens_seen"] > 0 and card["peak_memory_gb"] > 0
+    for name in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter/tokenizer.json",
+                 "training_args.json", "log.jsonl", "probes.jsonl"):
+        assert (stage_dir / name).is_file(), name
+    labels = ["base", "stage 1"] if stage == 1 else ["base", "stage 1", "stage 2"]
+    assert list(card["probe_format_rate"]) == labels
+    probes = read_jsonl(stage_dir / "probes.jsonl")
+    assert len(probes) == 4 * len(labels) and {p["model"] for p in probes} == set(labels)
+    logged = [r for r in read_jsonl(stage_dir / "log.jsonl") if "eval_loss" in r]
+    assert logged, "eval loss on the held-out slice is logged"
+
+
+def test_stage_two_continues_from_stage_one(smoke_run):
+    run_dir, _ = smoke_run
+    card = json.loads((run_dir / "stage2" / "train_card.json").read_text())
+    assert card["init_adapter"] == str(run_dir / "stage1" / "adapter")
+    assert card["config"]["data"].endswith("data/stage2.jsonl")

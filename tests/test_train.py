@@ -1,0 +1,141 @@
+"""SFT mechanics: answer-only loss, packing without cross-example attention, kill -9 + resume, DDP."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from taiyi_utils import chat, model as models
+from taiyi_utils.files import write_jsonl
+from taiyi_utils.train import COMPLETE, TrainConfig, latest_checkpoint, setup
+
+TURNS = [{"human": "Hi", "assistant": "Hello!"}, {"human": "Name a drug", "assistant": "aspirin"}]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return models.load_tokenizer("embedded:smollm2-135m")
+
+
+def answer_text(tokenizer, encoded) -> str:
+    return tokenizer.decode([i for i, label in zip(encoded["input_ids"], encoded["labels"]) if label != chat.IGNORE])
+
+
+def test_loss_covers_every_assistant_turn_and_nothing_else(tokenizer):
+    templated = chat.encode_conversation(TURNS, tokenizer, "template")
+    assert answer_text(tokenizer, templated) == "Hello!<|im_end|>\naspirin<|im_end|>\n"
+    assert tokenizer.decode(templated["input_ids"]).count("<|im_start|>user") == 2
+    taiyi = chat.encode_conversation(TURNS, tokenizer, "taiyi")
+    eod = tokenizer.eos_token
+    assert tokenizer.decode(taiyi["input_ids"]) == f"{eod}Hi{eod}Hello!{eod}Name a drug{eod}aspirin{eod}"
+    assert answer_text(tokenizer, taiyi) == f"Hello!{eod}aspirin{eod}"
+    assert len(chat.encode_conversation(TURNS, tokenizer, "template", max_length=7)["labels"]) == 7
+    with pytest.raises(ValueError, match="chat_format"):
+        chat.encode_conversation(TURNS, tokenizer, "chatml")
+
+
+def test_packed_examples_do_not_attend_to_each_other():
+    from transformers import DataCollatorWithFlattening
+
+    model = models.load_base_model("tiny:qwen2").eval()
+    a, b = [5, 17, 300, 42, 9, 77], [8, 1000, 23, 4]
+    batch = DataCollatorWithFlattening(return_position_ids=True)([{"input_ids": a, "labels": a},
+                                                                  {"input_ids": b, "labels": b}])
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        alone = [model(input_ids=torch.tensor([x])).logits[0] for x in (a, b)]
+        leaky = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+    assert torch.allclose(packed[:6], alone[0], atol=1e-5) and torch.allclose(packed[6:], alone[1], atol=1e-5)
+    assert not torch.allclose(leaky[6:], alone[1], atol=1e-3)  # why setup() turns the KV cache off
+
+
+def mixture(tmp_path: Path, n: int = 48) -> str:
+    rows = [{"conversation": [{"human": f"Extract the chemical entities: patient {i} took drug{i % 7}.",
+                               "assistant": f"chemical: drug{i % 7}"}]} for i in range(n)]
+    return str(write_jsonl(tmp_path / "mix.jsonl", rows))
+
+
+def test_setup_attaches_lora_to_all_linear_layers_and_splits_eval(tmp_path):
+    run = setup(TrainConfig(data=mixture(tmp_path), output_dir=str(tmp_path / "out"), base_model="tiny:llama",
+                            max_steps=1, eval_fraction=0.25, eval_max=5))
+    assert run.model.config.use_cache is False and not run.quantized
+    names = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in run.model.named_parameters() if "lora_A" in n}
+    assert names == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert (len(run.train_set), len(run.eval_set)) == (43, 5)
+
+
+def write_config(tmp_path: Path, name: str, **overrides) -> Path:
+    config = dict(data=mixture(tmp_path), output_dir=str(tmp_path / name), base_model="tiny:llama", max_steps=16,
+                  batch_size=4, grad_accumulation=1, learning_rate=0.01, save_steps=4, eval_steps=8, logging_steps=2,
+                  lora_r=8, lora_alpha=16)
+    config.update(overrides)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def train_cli(config: Path, *launcher: str) -> subprocess.Popen:
+    cmd = [*launcher, "-m", "taiyi_utils.train", "--config", str(config)] if launcher else \
+        [sys.executable, "-m", "taiyi_utils.train", "--config", str(config)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def adapter(out: Path) -> dict:
+    return load_file(out / "adapter" / "adapter_model.safetensors")
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
+    straight = train_cli(write_config(tmp_path, "straight", resume="never"))
+    assert straight.wait(timeout=300) == 0, straight.stdout.read()
+
+    interrupted = write_config(tmp_path, "interrupted")
+    proc = train_cli(interrupted)
+    checkpoints = tmp_path / "interrupted" / "checkpoints"
+    deadline = time.monotonic() + 240
+    while not (checkpoints / "checkpoint-8" / COMPLETE).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "interrupted" / "adapter").exists()
+    (checkpoints / "checkpoint-12").mkdir(exist_ok=True)  # a save cut short by the kill: no COMPLETE marker
+    assert latest_checkpoint(checkpoints).name == "checkpoint-8"
+
+    resumed = train_cli(interrupted)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert "resuming from" in output and "checkpoint-8" in output
+    card = json.loads((tmp_path / "interrupted" / "train_card.json").read_text())
+    assert card["steps"] == 16 and card["resumed_from"].endswith("checkpoint-8")
+    a, b = adapter(tmp_path / "straight"), adapter(tmp_path / "interrupted")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert any(a[k].abs().sum() > 0 for k in a if "lora_B" in k)  # training moved the adapter at all
+    steps = [r["step"] for r in map(json.loads, (tmp_path / "interrupted" / "log.jsonl").read_text().splitlines())
+             if "loss" in r]
+    assert steps == sorted(set(steps))  # the log was rolled back to the checkpoint, not duplicated
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_with_ddp_under_accelerate(tmp_path):
+    short = dict(max_steps=4, save_steps=100, eval_steps=100)
+    single = train_cli(write_config(tmp_path, "single", **short))
+    assert single.wait(timeout=300) == 0, single.stdout.read()
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    proc = train_cli(write_config(tmp_path, "ddp", **short), accelerate, "launch", "--multi_gpu", "--num_processes",
+                     "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, output
+    one, two = (json.loads((tmp_path / n / "train_card.json").read_text()) for n in ("single", "ddp"))
+    assert (one["world_size"], two["world_size"]) == (1, 2) and two["steps"] == one["steps"] == 4
+    assert two["tokens_seen"] > 1.5 * one["tokens_seen"]  # each rank trained on its own share of the data
