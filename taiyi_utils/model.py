@@ -162,10 +162,13 @@ def load_base_model(name: str, quantization: str = "auto", trust_remote_code: bo
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if use_4bit(quantization):
+        # Under FSDP the 4-bit weights must be stored in a float dtype FSDP can shard (FSDP-QLoRA),
+        # and each process loads the whole model before sharding, so no device map.
+        fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32)
-        if torch.cuda.is_available():
+            bnb_4bit_compute_dtype=compute_dtype(), bnb_4bit_quant_storage=compute_dtype() if fsdp else torch.uint8)
+        if torch.cuda.is_available() and not fsdp:
             kwargs["device_map"] = {"": torch.cuda.current_device()}
     return AutoModelForCausalLM.from_pretrained(resolve(name), **kwargs)
 

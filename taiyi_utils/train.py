@@ -190,6 +190,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         seed=config.seed, data_seed=config.seed, include_num_input_tokens_seen="non_padding",
         train_sampling_strategy="random" if config.packing else "group_by_length",
         report_to=["tensorboard"] if _has("tensorboard") else "none", remove_unused_columns=False,
+        prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
         use_cpu=not cuda,  # without this, CPU processes started by accelerate/torchrun do not form a DDP group
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_set.remove_columns("length"),

@@ -35,7 +35,7 @@ def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message
 @pytest.mark.slow
 def test_smoke_run_writes_artifacts_and_manifest(smoke_run):
     run_dir, manifest = smoke_run
-    assert list(manifest["notebooks"]) == ["01_curation", "02_stage1_sft", "03_stage2_sft"]
+    assert list(manifest["notebooks"]) == ["01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval"]
     entry = manifest["notebooks"]["01_curation"]
     assert all(e["status"] == "completed" and e["seconds"] > 0 for e in manifest["notebooks"].values())
     assert {"data/stage1.jsonl", "data/stage2.jsonl", "data/data_card.json", "data/eval/HoC.jsonl"} <= set(entry["artifacts"])
@@ -62,3 +62,11 @@ def test_rerun_skips_completed_and_a_failure_keeps_earlier_artifacts(smoke_run, 
     executed = nbformat.read(entry["output_notebook"], as_version=4)
     assert any(o.get("ename") == "KeyError" for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert (outputs / "t/data/stage1.jsonl").read_bytes() == stage1  # earlier artifacts stay
+
+
+@pytest.mark.parametrize("name", ["smoke", "demo", "paper"])
+def test_shipped_profiles_match_the_notebooks(name):
+    path, raw = runner.load_profile(name)
+    notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
+    resolved = runner.resolve(path, raw, notebooks)
+    assert set(resolved) == set(notebooks) and all(resolved.values())

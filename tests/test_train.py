@@ -139,3 +139,24 @@ def test_two_cpu_processes_train_with_ddp_under_accelerate(tmp_path):
     one, two = (json.loads((tmp_path / n / "train_card.json").read_text()) for n in ("single", "ddp"))
     assert (one["world_size"], two["world_size"]) == (1, 2) and two["steps"] == one["steps"] == 4
     assert two["tokens_seen"] > 1.5 * one["tokens_seen"]  # each rank trained on its own share of the data
+
+
+@pytest.mark.slow
+def test_nf4_on_cpu_and_merged_export(tmp_path):
+    pytest.importorskip("bitsandbytes", reason="the forced NF4 path needs bitsandbytes")
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from taiyi_utils.train import fit
+
+    config = TrainConfig.from_dict(yaml.safe_load(write_config(tmp_path, "nf4", quantization="nf4", max_steps=3,
+                                                               save_steps=100, eval_steps=100, merge=True).read_text()))
+    run = setup(config)
+    assert run.quantized and any(type(m).__name__ == "Linear4bit" for m in run.model.modules())
+    card = fit(run)
+    assert card["quantized_4bit"] and card["steps"] == 3
+    merged = AutoModelForCausalLM.from_pretrained(card["merged"]).eval()
+    unmerged = PeftModel.from_pretrained(models.load_base_model("tiny:llama"), str(tmp_path / "nf4" / "adapter")).eval()
+    ids = torch.tensor([[5, 17, 300, 42]])
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, unmerged(input_ids=ids).logits, atol=1e-4)

@@ -160,6 +160,16 @@ def inventory(records: list[Record]) -> dict[str, list[str]]:
     return {key: order(counts) for key, counts in annotation_counts(records).items()}
 
 
+def _aliases(doc: Document) -> dict[str, list[str]]:
+    """Other mentions of each relation argument that has a database id (BC5CDR's CID pairs)."""
+    mentions: dict[str, set[str]] = {}
+    for entity in doc.entities:
+        for ident in entity.ids:
+            mentions.setdefault(ident, set()).add(entity.text.strip())
+    return {name.strip(): sorted(mentions.get(ident, set()) - {name.strip()})
+            for rel in doc.relations for name, ident in ((rel.head, rel.head_id), (rel.tail, rel.tail_id)) if ident}
+
+
 def _family(task: str, rec: Record, source: Source) -> str:
     if task == "verbatim":
         prefix = getattr(rec, "category", "").split("-")[0]
@@ -188,4 +198,6 @@ def build_pairs(records: list[Record], source: Source, *, tasks: tuple[str, ...]
                     "task": task, "conversation": [{"human": h, "assistant": a} for h, a in turns],
                     "record_id": rec.id, "source_text": main_text(rec), "gold": gold, "options": options,
                 })
+                if task == "re" and any(r.head_id for r in getattr(rec, "relations", [])):
+                    pairs[-1]["aliases"] = _aliases(rec)
     return pairs

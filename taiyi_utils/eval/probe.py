@@ -20,7 +20,7 @@ def probe_set(eval_dir: str | Path, n: int = 20) -> list[dict]:
 
 
 def run_probe(model, tokenizer, probes: list[dict], label: str, chat_format: str = "template",
-              max_new_tokens: int = 96) -> list[dict]:
+              max_new_tokens: int = 64) -> list[dict]:
     """One row per probe: suite, prompt, expected answer, this model's answer and whether its format is right."""
     outputs = generate(model, tokenizer, [p["conversation"][0]["human"] for p in probes], chat_format=chat_format,
                        max_new_tokens=max_new_tokens, desc=f"probe ({label})")
@@ -42,3 +42,19 @@ def record_probes(stage_dir: str | Path, rows: list[dict]) -> dict[str, float]:
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     write_json(card_path, {**card, "probe_format_rate": rates})
     return rates
+
+
+def earlier_rows(stage_dir: str | Path, probes: list[dict]) -> dict[str, list[dict]]:
+    """Probe rows an earlier stage already generated for these same prompts, by model label.
+
+    Greedy answers are deterministic, so stage 2 reuses stage 1's base and stage-1
+    rows instead of generating them again.
+    """
+    path = Path(stage_dir) / "probes.jsonl"
+    if not path.exists():
+        return {}
+    prompts = [p["conversation"][0]["human"] for p in probes]
+    by_model: dict[str, list[dict]] = {}
+    for row in read_jsonl(path):
+        by_model.setdefault(row["model"], []).append(row)
+    return {label: rows for label, rows in by_model.items() if [r["prompt"] for r in rows] == prompts}

@@ -1,0 +1,131 @@
+"""Evaluate models on the curated suites: cached generation, scoring, metrics with bootstrap intervals.
+
+Outputs are cached per (model, suite) as JSON lines, one line per answered item,
+appended after every batch: an interrupted evaluation resumes without recomputing
+finished items (a line cut short by a kill is ignored and regenerated).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .generate import generate
+from .metrics import bootstrap_ci, macro_f1, micro
+from .score import score_row
+from .suites import load_suites
+
+MAX_NEW_TOKENS = {"ner": 128, "re": 160, "cls": 48, "norm": 64, "qa": 48}
+
+
+def _read_cache(path: Path) -> dict[str, str]:
+    done = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the last line of a killed run
+            done[item["id"]] = item["output"]
+    return done
+
+
+def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_format: str = "template",
+            batch_size: int = 16, label: str = "") -> dict[str, str]:
+    """Model outputs for ``rows`` by conversation id, generating only what ``cache`` lacks."""
+    cache = Path(cache)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    done = _read_cache(cache)
+    todo = sorted((r for r in rows if r["conversation_id"] not in done), key=lambda r: len(r["conversation"][0]["human"]))
+    with cache.open("a", encoding="utf-8") as handle:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            outputs = generate(model, tokenizer, [r["conversation"][0]["human"] for r in chunk], chat_format=chat_format,
+                               max_new_tokens=max(MAX_NEW_TOKENS.get(r["task"], 128) for r in chunk),
+                               batch_size=batch_size, desc=f"{label} {start + len(chunk)}/{len(todo)}".strip())
+            for row, output in zip(chunk, outputs):
+                done[row["conversation_id"]] = output
+                handle.write(json.dumps({"id": row["conversation_id"], "output": output}, ensure_ascii=False) + "\n")
+            handle.flush()
+    return {r["conversation_id"]: done[r["conversation_id"]] for r in rows}
+
+
+def summarize(suite: str, scored: list[dict], n_resamples: int = 1000, seed: int = 0) -> dict:
+    """The suite's metric with a 95% bootstrap interval, plus P/R/F1 (or accuracy) and format rate."""
+    spec = load_suites().get(suite)
+    metric = spec.metric if spec else ("accuracy" if scored and "correct" in scored[0] else "micro_f1")
+    summary = {"suite": suite, "metric": metric, "items": len(scored), "records": len({s["record_id"] for s in scored}),
+               "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0}
+    if metric == "accuracy":
+        correct = [bool(s["correct"]) for s in scored]
+        summary["accuracy"] = sum(correct) / len(correct) if correct else 0.0
+        summary["score"] = summary["accuracy"]
+        low, high = bootstrap_ci(correct, "accuracy", n_resamples, seed)
+    else:
+        counts = [s["counts"] for s in scored]
+        summary.update({k: v for k, v in micro(counts).items() if k in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        summary["score"] = summary["f1"]
+        if scored and scored[0]["task"] == "cls":
+            summary["macro_f1"] = macro_f1([set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored])
+        low, high = bootstrap_ci(counts, "f1", n_resamples, seed)
+    summary.update(ci_low=low, ci_high=high)
+    return summary
+
+
+def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
+             chat_format: str = "template", batch_size: int = 16) -> tuple[list[dict], list[dict]]:
+    """(suite summaries, scored rows) for one model over every suite; rows carry ``model``."""
+    summaries, scored_rows = [], []
+    for suite, rows in suites.items():
+        outputs = predict(model, tokenizer, rows, Path(out_dir) / "cache" / label.replace(" ", "_") / f"{suite}.jsonl",
+                          chat_format=chat_format, batch_size=batch_size, label=f"{label} · {suite}")
+        scored = [{**score_row(r, outputs[r["conversation_id"]]), "model": label} for r in rows]
+        summaries.append({"model": label, **summarize(suite, scored)})
+        scored_rows += scored
+    return summaries, scored_rows
+
+
+def load_eval_rows(eval_dir: str | Path, suites: list[str] | None = None, records: int = -1) -> dict[str, list[dict]]:
+    """Curated evaluation items per suite; ``records`` keeps the first N records (all their prompts)."""
+    from ..files import read_jsonl
+
+    found = {p.stem: p for p in sorted(Path(eval_dir).glob("*.jsonl"))}
+    unknown = [s for s in suites or [] if s not in found]
+    if unknown:
+        raise KeyError(f"no curated items for suite(s) {unknown} in {eval_dir}; have {', '.join(found)}")
+    chosen = {}
+    for suite in suites or list(found):
+        rows = read_jsonl(found[suite])
+        keep = list(dict.fromkeys(r["record_id"] for r in rows))[:records] if records >= 0 else None
+        chosen[suite] = [r for r in rows if keep is None or r["record_id"] in keep]
+    return chosen
+
+
+def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str, list[dict]], out_dir: str | Path, *,
+                    include_base: bool = True, chat_format: str = "template", batch_size: int = 16,
+                    trust_remote_code: bool = False) -> tuple[list[dict], list[dict]]:
+    """Base model (adapter switched off) and each adapter on one loaded base; merged models load as a base."""
+    from peft import PeftModel
+
+    from .. import model as models
+
+    tokenizer = models.load_tokenizer(base_model, trust_remote_code)
+    model = models.load_base_model(base_model, "auto", trust_remote_code)
+    runs = [("base", None)] if include_base else []
+    runs += list(adapters.items())
+    summaries, rows = [], []
+    for label, adapter in runs:
+        if adapter is not None:
+            if not isinstance(model, PeftModel):
+                model = PeftModel.from_pretrained(model, adapter, adapter_name=label)
+            else:
+                model.load_adapter(adapter, adapter_name=label)
+            model.set_adapter(label)
+            s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
+        elif isinstance(model, PeftModel):
+            with model.disable_adapter():
+                s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
+        else:
+            s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
+        summaries += s
+        rows += r
+    return summaries, rows

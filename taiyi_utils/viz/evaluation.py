@@ -1,0 +1,159 @@
+"""Evaluation views: results table and chart beside the paper's numbers, confusion heatmap, error browser.
+
+The error browser is an ipywidgets view over ``render_example``; ``export_error_html``
+writes the same rendering to a static file, since executed notebooks keep no widget state.
+"""
+from __future__ import annotations
+
+import html
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from ..eval.suites import load_suites
+from ..files import atomic_write_text
+
+PAPER = {"taiyi": "Taiyi (paper)", "chatgpt": "ChatGPT-3.5 (paper)", "sota": "best fine-tuned (paper)"}
+
+
+def results_table(summaries: list[dict]) -> pd.DataFrame:
+    """Suites x models (score in %, with 95% CI) beside the paper's numbers; last row averages the suites."""
+    suites = load_suites()
+    table = pd.DataFrame(summaries)
+    wide = table.pivot(index="suite", columns="model", values="score").mul(100).round(1)
+    ci = table.assign(ci=table.apply(lambda r: f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", axis=1)) \
+        .pivot(index="suite", columns="model", values="ci").add_suffix(" 95% CI")
+    out = pd.concat([wide, ci], axis=1)
+    for key, name in PAPER.items():
+        out[name] = [suites[s].paper.get(key) if s in suites else None for s in out.index]
+    out.insert(0, "metric", [suites[s].metric if s in suites else "" for s in out.index])
+    numeric = [c for c in out.columns if c != "metric" and not c.endswith("CI")]
+    average = out[numeric].mean(numeric_only=True).round(1)
+    out.loc["average (suites shown)"] = {**average.to_dict(), "metric": ""}
+    return out
+
+
+def comparison_bar(summaries: list[dict]) -> go.Figure:
+    """Grouped bars per suite: our models with CI error bars, and the paper's Taiyi / ChatGPT / SOTA."""
+    suites = load_suites()
+    table = pd.DataFrame(summaries)
+    order = list(dict.fromkeys(table["suite"]))
+    fig = go.Figure()
+    for model, rows in table.groupby("model", sort=False):
+        rows = rows.set_index("suite").reindex(order)
+        fig.add_bar(name=model, x=order, y=rows["score"] * 100,
+                    error_y=dict(type="data", symmetric=False, array=(rows["ci_high"] - rows["score"]) * 100,
+                                 arrayminus=(rows["score"] - rows["ci_low"]) * 100))
+    for key, name in PAPER.items():
+        fig.add_bar(name=name, x=order, y=[suites[s].paper.get(key) if s in suites else None for s in order],
+                    opacity=0.45)
+    return fig.update_layout(barmode="group", title="Score per suite (micro-F1 or accuracy, %) with 95% bootstrap CI",
+                             yaxis_title="score (%)", height=460, legend=dict(orientation="h", y=-0.25))
+
+
+def confusion_heatmap(scored: list[dict], suite: str, model: str) -> go.Figure:
+    """Gold vs predicted label (classification) or option (QA) counts for one suite and model."""
+    pairs = Counter()
+    for row in scored:
+        if row["suite"] == suite and row["model"] == model:
+            gold = row["gold"] if isinstance(row["gold"], str) else "; ".join(row["gold"])
+            pred = row["pred"] if isinstance(row["pred"], str) else "; ".join(row["pred"])
+            pairs[(gold, pred or "(none)")] += 1
+    frame = pd.Series(pairs).unstack(fill_value=0) if pairs else pd.DataFrame()
+    fig = px.imshow(frame, text_auto=True, color_continuous_scale="Blues", aspect="auto",
+                    labels=dict(x="predicted", y="gold", color="count"), title=f"{suite} · {model}: gold vs predicted")
+    return fig.update_layout(height=max(360, 32 * len(frame) + 140))
+
+
+def _highlight(text: str, gold: list[str], pred: list[str]) -> str:
+    """Text with gold-only (green), predicted-only (red) and agreed (blue) mentions marked."""
+    marks = {}
+    for mention in sorted(set(gold) | set(pred), key=len, reverse=True):
+        colour = "#9be7ff" if mention in gold and mention in pred else "#b7f0b1" if mention in gold else "#ffb3b3"
+        start = text.find(mention)
+        while mention and start >= 0:
+            if not any(s < start + len(mention) and start < e for s, e in marks):
+                marks[(start, start + len(mention))] = colour
+            start = text.find(mention, start + 1)
+    out, cursor = [], 0
+    for (start, end), colour in sorted(marks.items()):
+        out += [html.escape(text[cursor:start]), f'<mark style="background:{colour}">{html.escape(text[start:end])}</mark>']
+        cursor = end
+    return "".join(out) + html.escape(text[cursor:])
+
+
+def _mentions(structure) -> list[str]:
+    """Mentions in an NER ([type, mention]) or RE ([relation, head, tail]) structure."""
+    if not isinstance(structure, list):
+        return []
+    return [m for item in structure if isinstance(item, list) for m in item[1:]]
+
+
+def render_example(row: dict) -> str:
+    """One scored example as HTML: marked source text, gold and model answers, error list."""
+    errors = "".join(f"<li><b>{html.escape(e['category'])}</b> {html.escape(str(e.get('type', '')))}: "
+                     f"gold <code>{html.escape(str(e['gold']))}</code> · predicted <code>{html.escape(str(e['pred']))}</code></li>"
+                     for e in row["errors"] if e["category"] != "exact") or "<li>no errors</li>"
+    text = row.get("source_text") or row["prompt"]
+    return (f'<div style="border:1px solid #ddd;padding:8px;margin:6px 0;font-family:sans-serif">'
+            f'<div style="color:#666">{html.escape(row["model"])} · {html.escape(row["suite"])} · {html.escape(row["id"])}</div>'
+            f'<p>{_highlight(text, _mentions(row["gold"]), _mentions(row["pred"]))}</p>'
+            f'<p><b>model output</b><pre style="white-space:pre-wrap">{html.escape(row["output"])}</pre></p>'
+            f"<ul>{errors}</ul></div>")
+
+
+LEGEND = ('<p><mark style="background:#b7f0b1">gold only</mark> <mark style="background:#ffb3b3">predicted only</mark> '
+          '<mark style="background:#9be7ff">both</mark></p>')
+
+
+def _filtered(rows, suite="(all)", language="(all)", category="(all)", entity_type="(all)"):
+    def keep(r):
+        cats = {e["category"] for e in r["errors"]}
+        types = {str(e.get("type", "")) for e in r["errors"]}
+        return ((suite == "(all)" or r["suite"] == suite) and (language == "(all)" or r["language"] == language)
+                and (category == "(all)" or category in cats) and (entity_type == "(all)" or entity_type in types))
+    return [r for r in rows if keep(r)]
+
+
+def export_error_html(rows: list[dict], path: str | Path, limit_per_suite: int = 50) -> Path:
+    """The error browser's rendering of every example with an error, grouped by model and suite."""
+    parts = ["<html><head><meta charset='utf-8'><title>Error browser</title></head><body>", "<h1>Error browser</h1>", LEGEND]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        if any(e["category"] != "exact" for e in row["errors"]):
+            groups.setdefault((row["model"], row["suite"]), []).append(row)
+    for (model, suite), items in groups.items():
+        parts.append(f"<h2>{html.escape(model)} · {html.escape(suite)} ({len(items)} with errors)</h2>")
+        parts += [render_example(r) for r in items[:limit_per_suite]]
+    parts.append("</body></html>")
+    return atomic_write_text(path, "\n".join(parts))
+
+
+def error_browser(rows: list[dict]):
+    """Filter by suite, language, error category and entity type; step through examples."""
+    import ipywidgets as w
+
+    options = lambda key: ["(all)", *sorted({str(r[key]) for r in rows})]  # noqa: E731
+    categories = ["(all)", *sorted({e["category"] for r in rows for e in r["errors"]})]
+    types = ["(all)", *sorted({str(e.get("type", "")) for r in rows for e in r["errors"] if e.get("type")})]
+    suite, language = w.Dropdown(options=options("suite"), description="suite"), w.Dropdown(options=options("language"), description="language")
+    category, entity = w.Dropdown(options=categories, description="error"), w.Dropdown(options=types, description="type")
+    index = w.BoundedIntText(min=0, max=0, description="example")
+    prev_b, next_b = w.Button(description="◀ previous"), w.Button(description="next ▶")
+    view, count = w.HTML(), w.Label()
+
+    def refresh(*_):
+        shown = _filtered(rows, suite.value, language.value, category.value, entity.value)
+        index.max = max(len(shown) - 1, 0)
+        count.value = f"{len(shown)} examples"
+        view.value = LEGEND + (render_example(shown[index.value]) if shown else "<p>nothing matches</p>")
+
+    for control in (suite, language, category, entity, index):
+        control.observe(refresh, names="value")
+    prev_b.on_click(lambda _: setattr(index, "value", max(index.value - 1, 0)))
+    next_b.on_click(lambda _: setattr(index, "value", min(index.value + 1, index.max)))
+    refresh()
+    return w.VBox([w.HBox([suite, language]), w.HBox([category, entity]), w.HBox([prev_b, index, next_b, count]), view])

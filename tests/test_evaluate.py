@@ -1,0 +1,76 @@
+"""Evaluation runs: resumable cached generation, the smoke run's metrics and exports, the score CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from taiyi_utils import model as models
+from taiyi_utils.eval import evaluate as ev
+from taiyi_utils.eval.evaluate import load_eval_rows, predict
+from taiyi_utils.files import read_jsonl
+
+
+def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monkeypatch):
+    from taiyi_utils.data.curate import curate
+
+    curate(tiny, tmp_path / "data", train_sources={"kuake_qic": "dev"}, eval_suites=["KUAKE-QIC-dev", "PubMedQA"],
+           eval_samples=3)
+    rows = load_eval_rows(tmp_path / "data" / "eval", ["KUAKE-QIC-dev"])["KUAKE-QIC-dev"]
+    tokenizer, model = models.load_tokenizer("tiny:llama"), models.load_base_model("tiny:llama")
+    asked = []
+    real = ev.generate
+
+    def counting(model, tokenizer, prompts, **kwargs):
+        asked.extend(prompts)
+        if len(asked) > 2:
+            raise KeyboardInterrupt  # the user stops the run after the first batch
+        return real(model, tokenizer, prompts, **kwargs)
+
+    monkeypatch.setattr(ev, "generate", counting)
+    cache = tmp_path / "cache.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        predict(model, tokenizer, rows, cache, batch_size=2)
+    assert len(read_jsonl(cache)) == 2  # the finished batch was kept
+    with cache.open("a") as handle:
+        handle.write('{"id": "half-written')  # a line cut short by a kill
+    asked.clear()
+    monkeypatch.setattr(ev, "generate", lambda m, t, prompts, **k: asked.extend(prompts) or real(m, t, prompts, **k))
+    outputs = predict(model, tokenizer, rows, cache, batch_size=2)
+    assert len(asked) == len(rows) - 2 and set(outputs) == {r["conversation_id"] for r in rows}
+
+
+@pytest.mark.slow
+def test_smoke_run_scores_every_suite_for_every_model_and_exports_html(smoke_run):
+    run_dir, _ = smoke_run
+    metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    suites = {p.stem for p in (run_dir / "data" / "eval").glob("*.jsonl")}
+    assert {(m["model"], m["suite"]) for m in metrics} == {(model, s) for model in ("base", "stage 1", "stage 2")
+                                                          for s in suites}
+    assert all(0 <= m["ci_low"] <= m["score"] <= m["ci_high"] <= 1 for m in metrics)
+    predictions = read_jsonl(run_dir / "eval" / "predictions.jsonl")
+    assert {p["model"] for p in predictions} == {"base", "stage 1", "stage 2"}
+    page = (run_dir / "eval" / "error_browser.html").read_text()
+    assert page.startswith("<html>") and "gold only" in page and "<h2>stage 2 · " in page
+
+
+def test_score_cli_matches_hand_computed_values(tmp_path):
+    gold = ['{"id": "1", "text": "Result: a; b"}', '{"id": "2", "text": "Result: c"}']
+    pred = ['{"id": "1", "text": "Result: b"}', '{"id": "2", "text": "Result: c; d"}']
+    (tmp_path / "g.jsonl").write_text("\n".join(gold) + "\n")
+    (tmp_path / "p.jsonl").write_text("\n".join(pred) + "\n")
+    out = subprocess.run([sys.executable, "-m", "taiyi_utils.eval", "score", "--task", "multilabel", "--gold",
+                          str(tmp_path / "g.jsonl"), "--pred", str(tmp_path / "p.jsonl"), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    # tp=2 (b, c), fp=1 (d), fn=1 (a): P = R = F1 = 2/3
+    result = json.loads(out)
+    assert result["n"] == 2 and result["precision"] == pytest.approx(2 / 3) and result["f1"] == pytest.approx(2 / 3)
+    qa_gold = tmp_path / "qg.jsonl"
+    qa_gold.write_text('{"id": "1", "text": "Answer: B. x"}\n{"id": "2", "text": "Answer: yes"}\n')
+    qa_pred = tmp_path / "qp.jsonl"
+    qa_pred.write_text('{"id": "1", "text": "Answer: B"}\n{"id": "2", "text": "Answer: no"}\n')
+    out = subprocess.run([sys.executable, "-m", "taiyi_utils.eval", "score", "--task", "qa", "--gold", str(qa_gold),
+                          "--pred", str(qa_pred), "--json"], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == {"n": 2, "accuracy": 0.5}
