@@ -68,16 +68,22 @@ def overlap(train: list[dict], evaluation: dict[str, list[dict]], remove: bool =
     a training abstract counts as overlap. Returns the kept training pairs and a report:
     per suite, how many of its items occur in training; per dataset, pairs removed.
     """
+    sentences: dict[str, set[str]] = {}  # pairs built from one record share its text: split it once
+
+    def split(text: str) -> set[str]:
+        if text not in sentences:
+            sentences[text] = _sentences(text)
+        return sentences[text]
+
     owner: dict[str, set[str]] = defaultdict(set)
     for suite, items in evaluation.items():
         for item in items:
-            for sentence in _sentences(item["source_text"]):
+            for sentence in split(item["source_text"]):
                 owner[sentence].add(suite)
-    hit_items: dict[str, set[str]] = defaultdict(set)
     leaked_sentences: set[str] = set()
     kept, removed = [], Counter()
     for pair in train:
-        shared = _sentences(pair["source_text"]) & owner.keys()
+        shared = split(pair["source_text"]) & owner.keys()
         if not shared:
             kept.append(pair)
             continue
@@ -85,10 +91,8 @@ def overlap(train: list[dict], evaluation: dict[str, list[dict]], remove: bool =
         removed[pair["dataset"]] += 1
         if not remove:
             kept.append(pair)
-    for suite, items in evaluation.items():
-        for item in items:
-            if _sentences(item["source_text"]) & leaked_sentences:
-                hit_items[suite].add(item["record_id"])
+    hit_items = {suite: {i["record_id"] for i in items if split(i["source_text"]) & leaked_sentences}
+                 for suite, items in evaluation.items()}
     report = {
         "eval_items_in_training": {s: len(hit_items[s]) for s in evaluation},
         "eval_items": {s: len({i["record_id"] for i in items}) for s, items in evaluation.items()},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .. import answers
 from ..data.formats import FormatError
@@ -36,10 +37,10 @@ def score_files(task: str, gold_path, pred_path) -> dict:
     elif task == "re":
         counts = [re_errors(answers.parse_re(gold[i]), answers.parse_re(pred[i]), None)[0] for i in gold]
     else:
-        counts = [label_errors(answers.parse_labels(gold[i]), answers.parse_labels(pred[i]), task == "cls")[0] for i in gold]
+        labels = [(answers.parse_labels(gold[i]), answers.parse_labels(pred[i])) for i in gold]
+        counts = [label_errors(g, p, task == "cls")[0] for g, p in labels]
     result = {k: v for k, v in micro(counts).items() if k in ("n", "precision", "recall", "f1")}
     if task == "cls":
-        labels = [(answers.parse_labels(gold[i]), answers.parse_labels(pred[i])) for i in gold]
         result["accuracy"] = sum(g == p for g, p in labels) / len(labels) if labels else 0.0
     return result
 
@@ -53,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--pred", required=True)
     cmd.add_argument("--json", action="store_true", help="one JSON object (default: indented)")
     args = parser.parse_args(argv)
-    from pathlib import Path
-
     try:
         result = score_files(args.task, Path(args.gold), Path(args.pred))
     except (FormatError, FileNotFoundError) as err:

@@ -7,6 +7,7 @@ finished items (a line cut short by a kill is ignored and regenerated).
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 from .generate import generate
@@ -100,6 +101,11 @@ def load_eval_rows(eval_dir: str | Path, suites: list[str] | None = None, record
     return chosen
 
 
+def stage_adapters(run_dir: str | Path) -> dict[str, str]:
+    """The run's trained adapters that exist, labelled "stage 1" and "stage 2"."""
+    return {f"stage {n}": str(p) for n in (1, 2) if (p := Path(run_dir) / f"stage{n}" / "adapter").exists()}
+
+
 def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str, list[dict]], out_dir: str | Path, *,
                     include_base: bool = True, chat_format: str = "template", batch_size: int = 16,
                     trust_remote_code: bool = False) -> tuple[list[dict], list[dict]]:
@@ -120,11 +126,8 @@ def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str,
             else:
                 model.load_adapter(adapter, adapter_name=label)
             model.set_adapter(label)
-            s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
-        elif isinstance(model, PeftModel):
-            with model.disable_adapter():
-                s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
-        else:
+        base_only = model.disable_adapter() if adapter is None and isinstance(model, PeftModel) else nullcontext()
+        with base_only:
             s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
         summaries += s
         rows += r

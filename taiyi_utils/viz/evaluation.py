@@ -54,6 +54,15 @@ def comparison_bar(summaries: list[dict]) -> go.Figure:
                              yaxis_title="score (%)", height=460, legend=dict(orientation="h", y=-0.25))
 
 
+def error_table(scored: list[dict]) -> pd.DataFrame:
+    """Error counts per suite and category (rows) for each model (columns); exact matches left out."""
+    errors = pd.DataFrame([{"model": r["model"], "suite": r["suite"], "category": e["category"]}
+                           for r in scored for e in r["errors"] if e["category"] != "exact"],
+                          columns=["model", "suite", "category"])
+    return errors.value_counts().rename("count").reset_index().pivot_table(
+        index=["suite", "category"], columns="model", values="count", fill_value=0).astype(int)
+
+
 def confusion_heatmap(scored: list[dict], suite: str, model: str) -> go.Figure:
     """Gold vs predicted label (classification) or option (QA) counts for one suite and model."""
     pairs = Counter()
