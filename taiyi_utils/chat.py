@@ -56,10 +56,12 @@ def encode_conversation(turns: list[dict], tokenizer, chat_format: str = "templa
     return {"input_ids": input_ids[:max_length], "labels": labels[:max_length]}
 
 
-def render_prompt(human: str, tokenizer, chat_format: str = "template") -> str:
-    """The text a model continues to answer ``human`` (a single-turn prompt, for generation)."""
+def render_prompt(human: str, tokenizer, chat_format: str = "template", history: list[dict] = ()) -> str:
+    """The text a model continues to answer ``human``, after earlier ``{human, assistant}`` turns."""
     _check(chat_format)
     if chat_format == "taiyi":
-        return tokenizer.eos_token + human + tokenizer.eos_token
-    return tokenizer.apply_chat_template([{"role": "user", "content": human}], tokenize=False,
+        eod = tokenizer.eos_token
+        return eod + "".join(t["human"] + eod + t["assistant"] + eod for t in history) + human + eod
+    turns = [*history, {"human": human}]
+    return tokenizer.apply_chat_template(_messages(turns, len(history), False), tokenize=False,
                                          add_generation_prompt=True)

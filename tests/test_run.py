@@ -35,11 +35,12 @@ def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message
 @pytest.mark.slow
 def test_smoke_run_writes_artifacts_and_manifest(smoke_run):
     run_dir, manifest = smoke_run
-    assert list(manifest["notebooks"]) == ["01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval"]
+    assert list(manifest["notebooks"]) == ["01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval", "05_case_studies"]
     entry = manifest["notebooks"]["01_curation"]
     assert all(e["status"] == "completed" and e["seconds"] > 0 for e in manifest["notebooks"].values())
     assert {"data/stage1.jsonl", "data/stage2.jsonl", "data/data_card.json", "data/eval/HoC.jsonl"} <= set(entry["artifacts"])
     assert "stage1/adapter/adapter_model.safetensors" in manifest["notebooks"]["02_stage1_sft"]["artifacts"]
+    assert {"cases/cases.html", "cases/base.json", "cases/stage_2.json"} <= set(manifest["notebooks"]["05_case_studies"]["artifacts"])
     assert all((run_dir / a).is_file() for e in manifest["notebooks"].values() for a in e["artifacts"])
     written = json.loads((run_dir / "manifest.json").read_text())
     assert written["params"]["01_curation"]["max_records_per_source"] == 20  # from params/smoke.yaml

@@ -7,7 +7,6 @@ finished items (a line cut short by a kill is ignored and regenerated).
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from pathlib import Path
 
 from .generate import generate
@@ -110,24 +109,13 @@ def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str,
                     include_base: bool = True, chat_format: str = "template", batch_size: int = 16,
                     trust_remote_code: bool = False) -> tuple[list[dict], list[dict]]:
     """Base model (adapter switched off) and each adapter on one loaded base; merged models load as a base."""
-    from peft import PeftModel
-
     from .. import model as models
 
     tokenizer = models.load_tokenizer(base_model, trust_remote_code)
-    model = models.load_base_model(base_model, "auto", trust_remote_code)
-    runs = [("base", None)] if include_base else []
-    runs += list(adapters.items())
+    model = models.load_with_adapters(base_model, adapters, trust_remote_code=trust_remote_code)
     summaries, rows = [], []
-    for label, adapter in runs:
-        if adapter is not None:
-            if not isinstance(model, PeftModel):
-                model = PeftModel.from_pretrained(model, adapter, adapter_name=label)
-            else:
-                model.load_adapter(adapter, adapter_name=label)
-            model.set_adapter(label)
-        base_only = model.disable_adapter() if adapter is None and isinstance(model, PeftModel) else nullcontext()
-        with base_only:
+    for label in (["base"] if include_base else []) + list(adapters):
+        with models.acting_as(model, label):
             s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
         summaries += s
         rows += r

@@ -7,8 +7,8 @@ from ..chat import render_prompt
 
 
 def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "template", max_new_tokens: int = 128,
-             batch_size: int = 16, desc: str = "generate") -> list[str]:
-    """Greedy answers to ``prompts`` (single-turn), in input order.
+             batch_size: int = 16, desc: str = "generate", histories: list[list[dict]] | None = None) -> list[str]:
+    """Greedy answers to ``prompts``, in input order; ``histories`` holds each prompt's earlier turns.
 
     Prompts are sorted by length so each batch pads little; the tokenizer must pad on
     the left (``model.load_tokenizer`` sets that) so every answer starts right after
@@ -18,7 +18,8 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
 
     if tokenizer.padding_side != "left":
         raise ValueError("generation needs a left-padding tokenizer (tokenizer.padding_side = 'left')")
-    texts = [render_prompt(p, tokenizer, chat_format) for p in prompts]
+    histories = histories or [[] for _ in prompts]
+    texts = [render_prompt(p, tokenizer, chat_format, h) for p, h in zip(prompts, histories, strict=True)]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     answers: list[str] = [""] * len(texts)
     was_training = model.training
