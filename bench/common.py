@@ -1,0 +1,66 @@
+"""What every benchmark shares: the device and versions line, a markdown table, appending to RESULTS.md."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("torch", "transformers", "peft", "bitsandbytes", "datasets"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join([f"python {platform.python_version()}", *found])
+
+
+def table(rows: list[dict]) -> str:
+    """Rows of equal keys as a markdown table (floats to 3 significant digits)."""
+    cells = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    head = list(rows[0])
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                      *("| " + " | ".join(cells(r[k]) for k in head) + " |" for r in rows)])
+
+
+def report(title: str, rows: list[dict], notes: list[str] = ()) -> str:
+    """Print the table and append it to RESULTS.md with the date, device and versions."""
+    text = "\n".join([f"## {title}", "", f"{datetime.date.today()} · {device()} · {versions()}", "",
+                      table(rows), "", *[f"- {n}" for n in notes], ""])
+    print(text)
+    with RESULTS.open("a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    return text
+
+
+def peak_flops(seconds: float = 3.0) -> tuple[float, str]:
+    """Measured dense matmul FLOP/s in the dtype training computes in (bf16 on CUDA, fp32 on CPU)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    dtype, n = (torch.bfloat16, 8192) if cuda else (torch.float32, 2048)
+    a = torch.randn(n, n, dtype=dtype, device="cuda" if cuda else "cpu")
+    b = torch.randn_like(a)
+    a @ b  # warm-up
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        runs += 1
+        if cuda:
+            torch.cuda.synchronize()
+    return 2 * n**3 * runs / (time.perf_counter() - start), str(dtype).replace("torch.", "")
