@@ -1,8 +1,9 @@
 """Evaluate models on the curated suites: cached generation, scoring, metrics with bootstrap intervals.
 
-Outputs are cached per (model, suite) as JSON lines, one line per answered item,
-appended after every batch: an interrupted evaluation resumes without recomputing
-finished items (a line cut short by a kill is ignored and regenerated).
+Prompts of every suite are generated together (fuller batches; each keeps its task's
+token limit), and outputs are cached per model as JSON lines keyed by suite and item,
+appended after every batch: an interrupted evaluation resumes without recomputing finished items (a line cut
+short by a kill is ignored and regenerated).
 """
 from __future__ import annotations
 
@@ -29,24 +30,29 @@ def _read_cache(path: Path) -> dict[str, str]:
     return done
 
 
+def item_key(row: dict) -> str:
+    """An item's cache key: conversation ids are unique within a suite, not across suites."""
+    return f"{row.get('suite', '')}/{row['conversation_id']}"
+
+
 def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_format: str = "template",
             batch_size: int = 16, label: str = "") -> dict[str, str]:
-    """Model outputs for ``rows`` by conversation id, generating only what ``cache`` lacks."""
+    """Model outputs for ``rows`` by ``item_key``, generating only what ``cache`` lacks."""
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
-    todo = sorted((r for r in rows if r["conversation_id"] not in done), key=lambda r: len(r["conversation"][0]["human"]))
+    todo = sorted((r for r in rows if item_key(r) not in done), key=lambda r: len(r["conversation"][0]["human"]))
     with cache.open("a", encoding="utf-8") as handle:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             outputs = generate(model, tokenizer, [r["conversation"][0]["human"] for r in chunk], chat_format=chat_format,
-                               max_new_tokens=max(MAX_NEW_TOKENS.get(r["task"], 128) for r in chunk),
+                               max_new_tokens=[MAX_NEW_TOKENS.get(r["task"], 128) for r in chunk],
                                batch_size=batch_size, desc=f"{label} {start + len(chunk)}/{len(todo)}".strip())
             for row, output in zip(chunk, outputs):
-                done[row["conversation_id"]] = output
-                handle.write(json.dumps({"id": row["conversation_id"], "output": output}, ensure_ascii=False) + "\n")
+                done[item_key(row)] = output
+                handle.write(json.dumps({"id": item_key(row), "output": output}, ensure_ascii=False) + "\n")
             handle.flush()
-    return {r["conversation_id"]: done[r["conversation_id"]] for r in rows}
+    return {item_key(r): done[item_key(r)] for r in rows}
 
 
 def summarize(suite: str, scored: list[dict], n_resamples: int = 1000, seed: int = 0) -> dict:
@@ -74,11 +80,12 @@ def summarize(suite: str, scored: list[dict], n_resamples: int = 1000, seed: int
 def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
              chat_format: str = "template", batch_size: int = 16) -> tuple[list[dict], list[dict]]:
     """(suite summaries, scored rows) for one model over every suite; rows carry ``model``."""
+    rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
+    outputs = predict(model, tokenizer, rows, Path(out_dir) / "cache" / f"{label.replace(' ', '_')}.jsonl",
+                      chat_format=chat_format, batch_size=batch_size, label=label)
     summaries, scored_rows = [], []
-    for suite, rows in suites.items():
-        outputs = predict(model, tokenizer, rows, Path(out_dir) / "cache" / label.replace(" ", "_") / f"{suite}.jsonl",
-                          chat_format=chat_format, batch_size=batch_size, label=f"{label} · {suite}")
-        scored = [{**score_row(r, outputs[r["conversation_id"]]), "model": label} for r in rows]
+    for suite in suites:
+        scored = [{**score_row(r, outputs[item_key(r)]), "model": label} for r in rows if r["suite"] == suite]
         summaries.append({"model": label, **summarize(suite, scored)})
         scored_rows += scored
     return summaries, scored_rows
