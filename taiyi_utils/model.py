@@ -223,6 +223,8 @@ def token_counter(name: str) -> Callable[[list[str]], list[int]]:
     tokenizer = load_tokenizer(name)
 
     def count(texts: list[str]) -> list[int]:
+        if not texts:  # the fast tokenizer fails on an empty batch
+            return []
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     return count
