@@ -7,7 +7,6 @@ Target: all of ../shared/data/raw in under a minute on 2 cores.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ def main() -> int:
     from taiyi_utils.data.instruct import build_pairs
     from taiyi_utils.data.sources import load_sources, read_split
     from taiyi_utils.paths import SHARED_RAW
+    from taiyi_utils.train import peak_memory_gb
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, default=SHARED_RAW)
@@ -47,7 +47,7 @@ def main() -> int:
     records = sum(r["records"] for r in rows)
     rows.append({"source": "all", "records": records, "pairs": len(pairs), "read s": seconds["read"],
                  "instruct s": seconds["instruct"], "records/s": records / total_s})
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = peak_memory_gb()
     report("Curation throughput (bench/curation_throughput.py)", rows, [
         f"Whole pipeline: {total_s:.1f} s (read {seconds['read']:.1f}, instruct {seconds['instruct']:.1f}, dedup "
         f"{seconds['dedup']:.1f}); {len(kept)} pairs kept of {len(pairs)} after exact + normalised dedup; "

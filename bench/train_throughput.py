@@ -45,13 +45,11 @@ class Recording:
 
 def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_length: int) -> dict:
     """Train ``steps + 1`` steps one way; the first step (allocation, warm-up) is not counted."""
-    import resource
-
     import torch
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
     from taiyi_utils import model as models
-    from taiyi_utils.train import TrainConfig, setup
+    from taiyi_utils.train import TrainConfig, peak_memory_gb, setup
 
     class StepClock(TrainerCallback):
         def __init__(self):
@@ -81,8 +79,7 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
     counted = recording.batches[1:steps + 1]
     seconds = clock.ends[-1] - clock.ends[0]
     grad_norms = [h["grad_norm"] for h in trainer.state.log_history if "grad_norm" in h]
-    cuda = torch.cuda.is_available()
-    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = peak_memory_gb()
     return {"computed_tokens": sum(c for c, _ in counted), "real_tokens": sum(r for _, r in counted),
             "seconds": seconds, "min_grad_norm": min(grad_norms), "peak_gib": peak, "quantized": run.quantized,
             "parameters": _base_parameters(model)}

@@ -205,7 +205,8 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _peak_memory_gb() -> float:
+def peak_memory_gb() -> float:
+    """Peak GPU memory allocated, or the process's peak resident memory on CPU (GiB)."""
     import torch
 
     if torch.cuda.is_available():
@@ -243,7 +244,7 @@ def fit(run: Setup) -> dict:
         "resumed_from": str(checkpoint) if checkpoint else None, "steps": trainer.state.global_step,
         "train_examples": len(run.train_set), "eval_examples": len(run.eval_set) if run.eval_set is not None else 0,
         "tokens_seen": tokens, "seconds": round(seconds, 1), "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
-        "peak_memory_gb": round(_peak_memory_gb(), 2), "trainable_parameters": trainable,
+        "peak_memory_gb": round(peak_memory_gb(), 2), "trainable_parameters": trainable,
         "total_parameters": sum(p.numel() for p in trainer.model.parameters()),
         "first_loss": next((h["loss"] for h in history if "loss" in h), None),
         "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),

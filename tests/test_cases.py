@@ -101,7 +101,7 @@ def test_chat_box_keeps_the_conversation_until_a_new_one(tiny_model):
     for text in ("What is sepsis?", "<Is it treatable?>"):
         message.value = text
         send.click()
-    assert [t["human"] for t in session.history] == ["What is sepsis?", "<Is it treatable?>"]
+    assert picker.value == "base" and [t["human"] for t in session.history] == ["What is sepsis?", "<Is it treatable?>"]
     assert message.value == "" and "&lt;Is it treatable?&gt;" in transcript.value and "<b>base</b>" in transcript.value
     new.click()
     assert session.history == [] and transcript.value == ""
