@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
@@ -186,11 +187,13 @@ def load_with_adapters(name: str, adapters: dict[str, str], quantization: str = 
     from peft import PeftModel
 
     model = load_base_model(name, quantization, trust_remote_code)
-    for label, path in adapters.items():
-        if isinstance(model, PeftModel):
-            model.load_adapter(path, adapter_name=label)
-        else:
-            model = PeftModel.from_pretrained(model, path, adapter_name=label)
+    with warnings.catch_warnings():  # peft still asks transformers a deprecated question; nothing for users to do
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        for label, path in adapters.items():
+            if isinstance(model, PeftModel):
+                model.load_adapter(path, adapter_name=label)
+            else:
+                model = PeftModel.from_pretrained(model, path, adapter_name=label)
     return model
 
 
