@@ -23,13 +23,14 @@ def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monk
     asked = []
     real = ev.generate
 
-    def counting(model, tokenizer, prompts, **kwargs):
-        asked.extend(prompts)
-        if len(asked) > 2:
+    def interrupted(model, tokenizer, prompts, on_batch, **kwargs):
+        def save_then_stop(indices, outputs):
+            on_batch(indices, outputs)
             raise KeyboardInterrupt  # the user stops the run after the first batch
-        return real(model, tokenizer, prompts, **kwargs)
 
-    monkeypatch.setattr(ev, "generate", counting)
+        return real(model, tokenizer, prompts, on_batch=save_then_stop, **kwargs)
+
+    monkeypatch.setattr(ev, "generate", interrupted)
     cache = tmp_path / "cache.jsonl"
     with pytest.raises(KeyboardInterrupt):
         predict(model, tokenizer, rows, cache, batch_size=2)

@@ -2,8 +2,8 @@
 
 Prompts of every suite are generated together (fuller batches; each keeps its task's
 token limit), and outputs are cached per model as JSON lines keyed by suite and item,
-appended after every batch: an interrupted evaluation resumes without recomputing finished items (a line cut
-short by a kill is ignored and regenerated).
+appended after every batch: an interrupted evaluation resumes without recomputing
+finished items (a line cut short by a kill is ignored and regenerated).
 """
 from __future__ import annotations
 
@@ -41,17 +41,17 @@ def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_forma
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
-    todo = sorted((r for r in rows if item_key(r) not in done), key=lambda r: len(r["conversation"][0]["human"]))
+    todo = [r for r in rows if item_key(r) not in done]
     with cache.open("a", encoding="utf-8") as handle:
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
-            outputs = generate(model, tokenizer, [r["conversation"][0]["human"] for r in chunk], chat_format=chat_format,
-                               max_new_tokens=[MAX_NEW_TOKENS.get(r["task"], 128) for r in chunk],
-                               batch_size=batch_size, desc=f"{label} {start + len(chunk)}/{len(todo)}".strip())
-            for row, output in zip(chunk, outputs):
-                done[item_key(row)] = output
-                handle.write(json.dumps({"id": item_key(row), "output": output}, ensure_ascii=False) + "\n")
+        def save(indices: list[int], outputs: list[str]) -> None:
+            for i, output in zip(indices, outputs):
+                done[item_key(todo[i])] = output
+                handle.write(json.dumps({"id": item_key(todo[i]), "output": output}, ensure_ascii=False) + "\n")
             handle.flush()
+
+        generate(model, tokenizer, [r["conversation"][0]["human"] for r in todo], chat_format=chat_format,
+                 max_new_tokens=[MAX_NEW_TOKENS.get(r["task"], 128) for r in todo], batch_size=batch_size,
+                 desc=label or "generate", on_batch=save)
     return {item_key(r): done[item_key(r)] for r in rows}
 
 

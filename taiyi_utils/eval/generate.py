@@ -1,6 +1,8 @@
 """Batched greedy generation with left padding, batches filled by prompt length within a token budget."""
 from __future__ import annotations
 
+from typing import Callable
+
 from tqdm.auto import tqdm
 
 from ..chat import render_prompt
@@ -8,7 +10,8 @@ from ..chat import render_prompt
 
 def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "template",
              max_new_tokens: int | list[int] = 128, batch_size: int = 16, max_batch_tokens: int = 8192,
-             desc: str = "generate", histories: list[list[dict]] | None = None) -> list[str]:
+             desc: str = "generate", histories: list[list[dict]] | None = None,
+             on_batch: Callable[[list[int], list[str]], None] | None = None) -> list[str]:
     """Greedy answers to ``prompts``, in input order; ``histories`` holds each prompt's earlier turns.
 
     ``max_new_tokens`` may differ per prompt (a batch runs to its largest limit and each
@@ -16,7 +19,8 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
     little, and a batch holds at most ``batch_size`` prompts and ``max_batch_tokens``
     padded tokens (prompt + answer): long prompts go in small batches, short ones in full
     batches. The tokenizer must pad on the left (``model.load_tokenizer`` sets that) so
-    every answer starts right after its prompt.
+    every answer starts right after its prompt. ``on_batch(indices, answers)`` sees each
+    finished batch, so a caller can save answers before the next batch starts.
     """
     import torch
 
@@ -38,6 +42,8 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
                                  temperature=None, top_p=None, top_k=None)
             for i, ids in zip(batch, out[:, enc["input_ids"].shape[1]:]):
                 answers[i] = tokenizer.decode(ids[:limits[i]], skip_special_tokens=True).strip()
+            if on_batch is not None:
+                on_batch(batch, [answers[i] for i in batch])
             bar.update(len(batch))
     model.train(was_training)
     return answers
