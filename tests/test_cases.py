@@ -61,9 +61,10 @@ def test_a_later_turn_is_prompted_with_the_earlier_turns(tiny_model, chat_format
 
 def test_models_answer_every_turn_with_their_own_history_and_answers_are_reused(tiny_model, tmp_path, monkeypatch):
     tokenizer, model = tiny_model
-    items = [{"conversation_id": "d:0", "case": "dialogue_en", "task": "free", "language": "en",
+    items = [{"conversation_id": "d:0", "case": "dialogue_en", "title": "D", "task": "free", "language": "en",
               "conversation": [{"human": t["human"], "assistant": ""} for t in TURNS]},
-             {"conversation_id": "n:0", "case": "unseen_type_ner", "task": "ner", "language": "en", "options": ["drug"],
+             {"conversation_id": "n:0", "case": "unseen_type_ner", "title": "N", "task": "ner", "language": "en",
+              "options": ["drug"],
               "conversation": [{"human": "Extract the drug entities from the following text:\nAspirin helps.",
                                 "assistant": "drug: Aspirin"}]}]
     histories = []
@@ -83,10 +84,10 @@ def test_models_answer_every_turn_with_their_own_history_and_answers_are_reused(
 
 
 def test_side_by_side_view_has_a_column_per_model_and_escapes_text():
-    rows = [{"model": m, "case": "c", "item": "c:1", "turn": 0, "prompt": "<b>p</b>", "reference": "",
-             "output": f"{m} says <x>", "follows_format": m == "stage 1", "seen_in_training": True}
+    rows = [{"model": m, "case": "c", "title": "Case C", "item": "c:1", "turn": 0, "prompt": "<b>p</b>",
+             "reference": "", "output": f"{m} says <x>", "follows_format": m == "stage 1", "seen_in_training": True}
             for m in ("base", "stage 1")]
-    page = side_by_side_html(rows, {"c": "Case C"})
+    page = side_by_side_html(rows)
     assert "<h3>Case C</h3>" in page and page.count("<th") == 4 and "&lt;b&gt;p&lt;/b&gt;" in page
     assert "stage 1 says &lt;x&gt;" in page and "✓ format" in page and "✗ format" in page and "seen in training" in page
 

@@ -3,12 +3,12 @@
 Items are instruction pairs in the curation format (``conversation``, ``task``, ``gold``,
 ``options``), so the answer parsers judge whether an output follows the format. Multi-turn
 items are answered turn by turn with the model's own earlier answers as history, as a
-user would experience them. Each model's answers are written to ``<out_dir>/<label>.jsonl``
-as soon as that model is done; a rerun reuses them when the items are unchanged.
+user would experience them. Each model's answers are written to ``<out_dir>/<label>.json``
+as soon as that model is done; a rerun reuses them when the request (prompts and
+generation options) is unchanged.
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from functools import cache
@@ -122,7 +122,8 @@ def answer_cases(model, tokenizer, items: list[dict], label: str, *, chat_format
             item = items[k]
             histories[k].append({"human": prompt, "assistant": output})
             checkable = turn == 0 and item["task"] in STRUCTURED
-            rows[k, turn] = {"model": label, "case": item["case"], "item": item["conversation_id"], "turn": turn,
+            rows[k, turn] = {"model": label, "case": item["case"], "title": item["title"],
+                             "item": item["conversation_id"], "turn": turn,
                              "language": item["language"], "prompt": prompt,
                              "reference": item["conversation"][turn]["assistant"], "output": output,
                              "follows_format": answers.follows_format(item, output) if checkable else None,

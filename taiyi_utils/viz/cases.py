@@ -1,4 +1,4 @@
-"""Case-study views: answers side by side per model, a summary table, a static HTML copy, and a chat box."""
+"""Case-study views: answers side by side per model, a summary table and a static HTML copy."""
 from __future__ import annotations
 
 import html
@@ -30,8 +30,8 @@ def _prompt_cell(prompt: str, limit: int = 400) -> str:
     return f"<details><summary>{html.escape(prompt[:limit])}…</summary>{html.escape(prompt)}</details>"
 
 
-def side_by_side_html(rows: list[dict], titles: dict[str, str] | None = None) -> str:
-    """One table per case: prompt and reference, then each model's answer in its own column."""
+def side_by_side_html(rows: list[dict]) -> str:
+    """One table per case (headed by its title): prompt and reference, then each model's answer in its own column."""
     models = list(dict.fromkeys(r["model"] for r in rows))
     by_turn: dict[tuple, dict[str, dict]] = {}
     for row in rows:
@@ -42,8 +42,7 @@ def side_by_side_html(rows: list[dict], titles: dict[str, str] | None = None) ->
         if case != current:
             if current is not None:
                 parts.append("</table>")
-            title = (titles or {}).get(case, case)
-            parts.append(f"<h3>{html.escape(title)}</h3><table style='border-collapse:collapse;width:100%;table-layout:fixed'><tr><th {CELL}>prompt</th>"
+            parts.append(f"<h3>{html.escape(first['title'])}</h3><table style='border-collapse:collapse;width:100%;table-layout:fixed'><tr><th {CELL}>prompt</th>"
                          f"<th {CELL}>reference</th>" + "".join(f"<th {CELL}>{html.escape(m)}</th>" for m in models) + "</tr>")
             current = case
         seen = " <i>(text seen in training)</i>" if first.get("seen_in_training") and turn == 0 else ""
@@ -54,8 +53,8 @@ def side_by_side_html(rows: list[dict], titles: dict[str, str] | None = None) ->
     return "".join(parts) + ("</table>" if current is not None else "")
 
 
-def export_cases_html(rows: list[dict], path: str | Path, titles: dict[str, str] | None = None) -> Path:
+def export_cases_html(rows: list[dict], path: str | Path) -> Path:
     """The side-by-side view as a standalone page (executed notebooks keep it too, but this opens anywhere)."""
     page = ("<html><head><meta charset='utf-8'><title>Case studies</title></head><body><h1>Case studies</h1>"
-            + side_by_side_html(rows, titles) + "</body></html>")
+            + side_by_side_html(rows) + "</body></html>")
     return atomic_write_text(path, page)
