@@ -36,3 +36,9 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
 def read_jsonl(path: str | Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def read_json(path: str | Path, missing=None):
+    """The JSON document at ``path``, or ``missing`` when there is no such file (a first run)."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else missing

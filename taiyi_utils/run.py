@@ -24,7 +24,7 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
-from .files import write_json
+from .files import read_json, write_json
 from .paths import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -150,7 +150,7 @@ def run(profile: str, only: list[str] | None = None, run_id: str | None = None, 
         raise ParameterError(f"--only {only} matches no notebook; have {', '.join(notebooks)}")
     run_dir = (outputs / (run_id or path.stem)).resolve()
     manifest_path = run_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"notebooks": {}}
+    manifest = read_json(manifest_path, {"notebooks": {}})
     manifest.update(profile=path.stem, profile_path=str(path), run_id=run_dir.name, params=params,
                     seed=raw.get("common", {}).get("seed", params.get("01_curation", {}).get("seed")),
                     versions=_versions(), git_revision=_git_revision())

@@ -20,7 +20,7 @@ from .. import answers
 from ..data.instruct import build_pairs, templates
 from ..data.records import main_text
 from ..data.sources import get_source, read_split
-from ..files import write_json
+from ..files import read_json, write_json
 from .generate import generate
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
@@ -139,7 +139,7 @@ def compare_models(model, tokenizer, items: list[dict], labels: list[str], out_d
     rows = []
     for label in labels:
         path = Path(out_dir) / f"{label.replace(' ', '_')}.json"
-        saved = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        saved = read_json(path, {})
         if saved.get("request") != request:
             with acting_as(model, label):
                 saved = {"request": request, "rows": answer_cases(model, tokenizer, items, label, **options)}

@@ -1,11 +1,10 @@
 """A fixed probe set from the evaluation suites: answers before and after training, format followed or not."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .. import answers
-from ..files import read_jsonl, write_json, write_jsonl
+from ..files import read_json, read_jsonl, write_json, write_jsonl
 from .generate import generate
 
 
@@ -39,7 +38,7 @@ def record_probes(stage_dir: str | Path, rows: list[dict]) -> dict[str, float]:
     write_jsonl(stage_dir / "probes.jsonl", rows)
     rates = {label: format_rate([r for r in rows if r["model"] == label]) for label in dict.fromkeys(r["model"] for r in rows)}
     card_path = stage_dir / "train_card.json"
-    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    card = read_json(card_path, {})
     write_json(card_path, {**card, "probe_format_rate": rates})
     return rates
 
