@@ -15,21 +15,16 @@ import argparse
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-import yaml
 
 from common import report  # bench/common.py (the script's folder is on sys.path)
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def eval_prompts(per_suite: int) -> list[dict]:
     """The first ``per_suite`` curated prompts of every local suite, curated as notebook 01 does for the demo."""
     from taiyi_utils.data.curate import curate, resolve_data_root
     from taiyi_utils.eval.suites import load_suites
+    from taiyi_utils.run import load_profile
 
-    demo = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())["01_curation"]
+    demo = load_profile("demo")[1]["01_curation"]
     with tempfile.TemporaryDirectory() as tmp:
         done = curate(resolve_data_root("", tmp), tmp, train_sources={}, eval_suites=list(load_suites()),
                       eval_samples=per_suite, tokenizer=demo["tokenizer"])

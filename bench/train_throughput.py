@@ -22,11 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from common import peak_flops, report  # bench/common.py (the script's folder is on sys.path)
 
-ROOT = Path(__file__).resolve().parents[1]
+from taiyi_utils.paths import REPO_ROOT
 PATHS = ("naive", "dynamic", "packed")
 
 
@@ -99,8 +97,9 @@ def _base_parameters(model: str) -> int:
 def curated_mixture(out: Path, max_length: int, records: int) -> Path:
     """The stage-2 mixture curated from the shared corpora with the demo's sources (Taiyi-like lengths)."""
     from taiyi_utils.data.curate import curate, resolve_data_root
+    from taiyi_utils.run import load_profile
 
-    demo = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())["01_curation"]
+    demo = load_profile("demo")[1]["01_curation"]
     curate(resolve_data_root("", out), out, train_sources=demo["train_sources"], eval_suites=[],
            max_records_per_source=records, tokenizer=demo["tokenizer"], max_tokens=max_length)
     return out / "stage2.jsonl"
@@ -129,7 +128,7 @@ def main() -> int:
             for path in PATHS:
                 cmd = [sys.executable, __file__, "--worker", path, "--model", model, "--data", str(data),
                        "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--max-length", str(args.max_length)]
-                done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
                 if done.returncode:
                     sys.stderr.write(done.stderr[-3000:])
                     raise SystemExit(f"{model} / {path} failed")
