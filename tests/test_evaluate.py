@@ -20,13 +20,14 @@ def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monk
            eval_samples=3)
     rows = load_eval_rows(tmp_path / "data" / "eval", ["KUAKE-QIC-dev"])["KUAKE-QIC-dev"]
     tokenizer, model = models.load_tokenizer("tiny:llama"), models.load_base_model("tiny:llama")
-    asked = []
+    asked, saved = [], []
     real = ev.generate
 
     def interrupted(model, tokenizer, prompts, on_batch, **kwargs):
         def save_then_stop(indices, outputs):
             on_batch(indices, outputs)
-            raise KeyboardInterrupt  # the user stops the run after the first batch
+            saved.extend(indices)
+            raise KeyboardInterrupt  # the user stops the run after the first answers came back
 
         return real(model, tokenizer, prompts, on_batch=save_then_stop, **kwargs)
 
@@ -34,13 +35,13 @@ def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monk
     cache = tmp_path / "cache.jsonl"
     with pytest.raises(KeyboardInterrupt):
         predict(model, tokenizer, rows, cache, batch_size=2)
-    assert len(read_jsonl(cache)) == 2  # the finished batch was kept
+    assert len(read_jsonl(cache)) == len(saved) >= 1  # the finished answers were kept
     with cache.open("a") as handle:
         handle.write('{"id": "half-written')  # a line cut short by a kill
     asked.clear()
     monkeypatch.setattr(ev, "generate", lambda m, t, prompts, **k: asked.extend(prompts) or real(m, t, prompts, **k))
     outputs = predict(model, tokenizer, rows, cache, batch_size=2)
-    assert len(asked) == len(rows) - 2 and set(outputs) == {ev.item_key(r) for r in rows}
+    assert len(asked) == len(rows) - len(saved) and set(outputs) == {ev.item_key(r) for r in rows}
 
 
 @pytest.mark.slow
@@ -75,14 +76,3 @@ def test_score_cli_matches_hand_computed_values(tmp_path):
     out = subprocess.run([sys.executable, "-m", "taiyi_utils.eval", "score", "--task", "qa", "--gold", str(qa_gold),
                           "--pred", str(qa_pred), "--json"], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == {"n": 2, "accuracy": 0.5}
-
-
-def test_generation_batches_fill_up_to_the_token_budget():
-    from taiyi_utils.eval.generate import _batches
-
-    lengths = [700, 20, 30, 25, 400, 410]
-    # shortest first; n x (longest prompt + largest answer limit) must stay within 1024
-    assert _batches(lengths, [48] * 6, 16, 1024) == [[1, 3, 2], [4, 5], [0]]
-    assert _batches(lengths, [48, 48, 400, 48, 48, 48], 16, 1024) == [[1, 3], [2], [4, 5], [0]]
-    assert _batches(lengths, [48] * 6, 2, 10**6) == [[1, 3], [2, 4], [5, 0]]
-    assert _batches([], [], 16, 1024) == []
