@@ -4,7 +4,8 @@ Answers end at different lengths. A fixed batch (``model.generate`` on a list) s
 longest answer ends, so on the evaluation's prompts fewer than half of its decode slots hold a
 live answer (bench/eval_throughput.py). Here every decode step runs the live rows of one
 key/value cache; a row leaves when its answer ends and the next prompt, prefilled on its own,
-takes its place. Rows are aligned on the right with left padding, as ``model.generate`` pads.
+takes its place. Rows are aligned on the right with left padding, as ``model.generate`` pads,
+and the cache grows in place (eval/kv_cache.py).
 """
 from __future__ import annotations
 
@@ -52,23 +53,27 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
 
 
 class _Decoder:
-    """The live rows of one continuous batch: their cache, attention mask and answers so far."""
+    """The live rows of one continuous batch: their cache, attention mask and answers so far.
+
+    Rows that leave and prompts that join change the mask and token lists at once, and the
+    cache once per step (``_rebuild``), since rebuilding copies every row's keys and values.
+    """
 
     def __init__(self, model, eos_token_id: int | None, prompt_ids: list[list[int]], limits: list[int],
                  batch_size: int, max_batch_tokens: int):
         import torch
 
-        from .kv_cache import roomy_cache
-
         self.torch, self.model, self.eos = torch, model, eos_token_id
-        self.new_cache = lambda kv=(): roomy_cache(kv, model.config.get_text_config().num_hidden_layers)
         self.prompt_ids, self.limits, self.batch_size, self.budget = prompt_ids, limits, batch_size, max_batch_tokens
         self.queue = deque(sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i])))
         self.rows: list[int] = []  # prompt index of each row
         self.answers: dict[int, list[int]] = {}
-        self.cache = self.new_cache()
         self.mask = torch.zeros(0, 0, dtype=torch.long, device=model.device)  # [rows, cached columns]
         self.next_tokens = torch.zeros(0, dtype=torch.long, device=model.device)
+        self.cache = None  # as of the last rebuild: its rows, then ...
+        self.kept: list[int] | None = None  # ... those of them still live (None: all), from column ``trim`` on,
+        self.trim = 0
+        self.joined: list[list[tuple]] = []  # ... and the prompts that joined since (keys and values per layer)
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         # transformers 5.24 renamed forward's past_key_values to cache
         self.cache_arg = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
@@ -76,6 +81,7 @@ class _Decoder:
     def run(self, finish: Callable[[dict[int, list[int]]], None]) -> None:
         while self.queue or self.rows:
             finish(self._admit())
+            self._rebuild()
             if self.rows:
                 self.mask = self.torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
                 logits = self._forward(self.next_tokens[:, None], self.cache, attention_mask=self.mask,
@@ -100,14 +106,12 @@ class _Decoder:
         ended = [self._ended(i, t) for i, t in zip(self.rows, self.next_tokens.tolist())]
         done = {i: self.answers.pop(i) for i, e in zip(self.rows, ended) if e}
         if done:
-            keep = self.torch.tensor([r for r, e in enumerate(ended) if not e], dtype=self.torch.long,
-                                     device=self.mask.device)
-            self.rows = [i for i, e in zip(self.rows, ended) if not e]
-            self.mask, self.next_tokens = self.mask[keep], self.next_tokens[keep]
+            self.kept = [r for r, e in enumerate(ended) if not e]
+            self.rows = [self.rows[r] for r in self.kept]
+            self.mask, self.next_tokens = self.mask[self.kept], self.next_tokens[self.kept]
             live = self.mask.any(dim=0).nonzero()
-            start = int(live[0]) if len(live) else self.mask.shape[1]
-            self.mask = self.mask[:, start:]
-            self.cache = self.new_cache([(k[keep, :, start:], v[keep, :, start:]) for k, v in self._kv(self.cache)])
+            self.trim = int(live[0]) if len(live) else self.mask.shape[1]
+            self.mask = self.mask[:, self.trim:]
         return done
 
     def _fits(self, i: int) -> bool:
@@ -119,33 +123,40 @@ class _Decoder:
 
     def _admit(self) -> dict[int, list[int]]:
         """Prefill waiting prompts one by one into free rows; answers that end at their first token come back."""
+        from transformers import DynamicCache
+
         done = {}
         while self.queue and self._fits(self.queue[0]):
             i = self.queue.popleft()
-            cache = self.new_cache()
-            token = int(self._forward(self.torch.tensor([self.prompt_ids[i]], device=self.mask.device), cache).argmax())
+            cache = DynamicCache()
+            ids = self.torch.tensor([self.prompt_ids[i]], device=self.mask.device)
+            token = int(self._forward(ids, cache).argmax())
             self.answers[i] = []
             if self._ended(i, token):
                 done[i] = self.answers.pop(i)
-            else:
-                self._append_row(i, self._kv(cache), token)
+                continue
+            self.joined.append([(layer.keys, layer.values) for layer in cache.layers])
+            length, width = len(self.prompt_ids[i]), self.mask.shape[1]
+            row = self.torch.cat([self.mask.new_zeros(max(0, width - length)), self.mask.new_ones(length)])
+            wider = self.torch.nn.functional.pad(self.mask, (max(0, length - width), 0))
+            self.mask = self.torch.cat([wider, row[None]])
+            self.next_tokens = self.torch.cat([self.next_tokens, self.next_tokens.new_tensor([token])])
+            self.rows.append(i)
         return done
 
-    def _append_row(self, i: int, kv: list[tuple], token: int) -> None:
-        """Add a prefilled prompt as a row, left-padding it or the existing rows to a common width."""
-        torch, length, width = self.torch, len(self.prompt_ids[i]), self.mask.shape[1]
-        grow, shift = max(0, length - width), max(0, width - length)
-        pad = lambda t, n: torch.nn.functional.pad(t, (0, 0, n, 0))  # noqa: E731  (n columns on the left)
-        if self.rows:
-            kv = [(torch.cat([pad(k, grow), pad(nk, shift)]), torch.cat([pad(v, grow), pad(nv, shift)]))
-                  for (k, v), (nk, nv) in zip(self._kv(self.cache), kv)]
-        self.cache = self.new_cache(kv)
-        row = torch.cat([self.mask.new_zeros(shift), self.mask.new_ones(length)])
-        self.mask = torch.cat([torch.nn.functional.pad(self.mask, (grow, 0)), row[None]])
-        self.next_tokens = torch.cat([self.next_tokens, self.next_tokens.new_tensor([token])])
-        self.rows.append(i)
+    def _rebuild(self) -> None:
+        """Give the cache the rows kept and joined since the last rebuild, right-aligned to the mask's width."""
+        from .kv_cache import roomy_cache
 
-    @staticmethod
-    def _kv(cache) -> list[tuple]:
-        return [(layer.keys, layer.values) for layer in cache.layers]
-
+        if self.kept is None and not self.joined:
+            return
+        layers = [[] for _ in self.joined[0]] if self.joined else []
+        if self.cache is not None and self.kept != []:
+            rows = slice(None) if self.kept is None else self.kept
+            layers = [[(layer.keys[rows, :, self.trim:], layer.values[rows, :, self.trim:])]
+                      for layer in self.cache.layers]
+        for prompt in self.joined:
+            for blocks, kv in zip(layers, prompt):
+                blocks.append(kv)
+        self.cache = roomy_cache(layers) if self.rows else None
+        self.kept, self.trim, self.joined = None, 0, []

@@ -16,37 +16,41 @@ class RoomyLayer(DynamicLayer):
     room = 256
 
     @classmethod
-    def holding(cls, keys, values) -> RoomyLayer:
+    def aligned(cls, blocks: list[tuple], room: int = room) -> RoomyLayer:
+        """A layer stacking ``blocks`` of (keys, values) by rows, each right-aligned with zeros on its left."""
+        keys, values = blocks[0]
+        width, rows = max(k.shape[-2] for k, _ in blocks), sum(k.shape[0] for k, _ in blocks)
         layer = cls()
         layer.lazy_initialization(keys, values)
-        layer._store(keys, values, keys.shape[-2])
+        layer.buffers = [t.new_empty(rows, t.shape[1], width + room, t.shape[-1]) for t in (keys, values)]
+        row = 0
+        for block in blocks:
+            for buffer, tensor in zip(layer.buffers, block):
+                pad = width - tensor.shape[-2]
+                buffer[row:row + tensor.shape[0], :, :pad] = 0  # masked, but must not hold NaN
+                buffer[row:row + tensor.shape[0], :, pad:width] = tensor
+            row += block[0].shape[0]
+        layer.keys, layer.values = (buffer[..., :width, :] for buffer in layer.buffers)
         return layer
 
     def update(self, key_states, value_states, *args, **kwargs):
-        if not self.is_initialized:
+        if not self.is_initialized:  # the first keys and values, as they are
             self.lazy_initialization(key_states, value_states)
-            self._store(key_states[..., :0, :], value_states[..., :0, :], 0)
-        start = self.keys.shape[-2]
-        end = start + key_states.shape[-2]
-        if end > self._buffers[0].shape[-2]:
-            self._store(self.keys, self.values, end)
-        for buffer, new in zip(self._buffers, (key_states, value_states)):
-            buffer[..., start:end, :] = new
-        self.keys, self.values = (buffer[..., :end, :] for buffer in self._buffers)
+            self.buffers = [key_states, value_states]
+            self.keys, self.values = key_states, value_states
+            return self.keys, self.values
+        start, new = self.keys.shape[-2], key_states.shape[-2]
+        if start + new > self.buffers[0].shape[-2]:
+            grown = RoomyLayer.aligned([(self.keys, self.values)], room=max(self.room, new))
+            self.buffers, self.keys, self.values = grown.buffers, grown.keys, grown.values
+        for buffer, states in zip(self.buffers, (key_states, value_states)):
+            buffer[..., start:start + new, :] = states
+        self.keys, self.values = (buffer[..., :start + new, :] for buffer in self.buffers)
         return self.keys, self.values
 
-    def _store(self, keys, values, width: int) -> None:
-        """Copy ``keys`` and ``values`` into new buffers with room for ``width`` columns and more."""
-        self._buffers = []
-        for tensor in (keys, values):
-            buffer = tensor.new_empty(*tensor.shape[:-2], width + self.room, tensor.shape[-1])
-            buffer[..., :tensor.shape[-2], :] = tensor
-            self._buffers.append(buffer)
-        self.keys, self.values = (buffer[..., :keys.shape[-2], :] for buffer in self._buffers)
 
-
-def roomy_cache(kv: list[tuple] = (), num_layers: int = 0) -> DynamicCache:
-    """A DynamicCache of roomy layers holding ``kv`` (per layer keys and values), or ``num_layers`` empty ones."""
+def roomy_cache(layers: list[list[tuple]]) -> DynamicCache:
+    """A DynamicCache of roomy layers, each stacking its blocks of (keys, values) right-aligned."""
     cache = DynamicCache()
-    cache.layers = [RoomyLayer.holding(k, v) for k, v in kv] if kv else [RoomyLayer() for _ in range(num_layers)]
+    cache.layers = [RoomyLayer.aligned(blocks) for blocks in layers]
     return cache
