@@ -50,16 +50,21 @@ def limits(rows: list[dict], cap: int | None) -> list[int]:
     return [min(cap or 10**9, MAX_NEW_TOKENS.get(r["task"], 128)) for r in rows]
 
 
-def fixed_batches(model, tokenizer, texts: list[str], caps: list[int], batch_size: int,
-                  forced: bool = False) -> list[str]:
-    """transformers' generate on batches of length-sorted texts; ``forced`` runs every answer to its batch's limit."""
+def sorted_batches(indices: list[int], prompt_tokens: list[int], batch_size: int) -> list[list[int]]:
+    """``indices`` sorted by prompt token length in chunks of ``batch_size``: fixed batches that pad least."""
+    order = sorted(indices, key=prompt_tokens.__getitem__)
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def fixed_batches(model, tokenizer, texts: list[str], caps: list[int], batches: list[list[int]],
+                  forced: bool = False) -> dict[int, str]:
+    """transformers' generate on each batch of texts, answers by index; ``forced`` runs every answer to its
+    batch's limit."""
     import torch
 
-    order = sorted(range(len(texts)), key=lambda i: len(tokenizer(texts[i], add_special_tokens=False)["input_ids"]))
-    answers = [""] * len(texts)
+    answers = {}
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+        for batch in batches:
             enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
             limit = max(caps[i] for i in batch)
             out = model.generate(**enc.to(model.device), max_new_tokens=limit,
@@ -82,11 +87,10 @@ def prefill_seconds(model, tokenizer, texts: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def slot_use(prompt_tokens: list[int], caps: list[int], answer_tokens: list[int], batch_size: int) -> float:
+def slot_use(batches: list[list[int]], caps: list[int], answer_tokens: list[int]) -> float:
     """Share of fixed-batch decode slots holding a live answer: a batch steps until its longest answer ends."""
-    order, slots = sorted(range(len(prompt_tokens)), key=prompt_tokens.__getitem__), 0
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
+    slots = 0
+    for batch in batches:
         steps = min(max(caps[i] for i in batch), max(answer_tokens[i] + 1 for i in batch))  # +1: the end token
         slots += len(batch) * steps
     return sum(answer_tokens) / slots
@@ -114,47 +118,52 @@ def main() -> int:
     tokenizer, model = models.load_tokenizer(args.model), models.load_base_model(args.model)
     model.eval()
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
-    human = lambda r: r["conversation"][0]["human"]  # noqa: E731
-    shortest = sorted(rows, key=lambda r: count(render_prompt(human(r), tokenizer)))[:args.batch_size]
+    humans = [r["conversation"][0]["human"] for r in rows]
+    texts = [render_prompt(h, tokenizer) for h in humans]
+    prompt_tokens, caps = [count(t) for t in texts], limits(rows, args.max_new_tokens)
+    everything = list(range(len(rows)))
+    shortest = sorted_batches(everything, prompt_tokens, args.batch_size)[0]
     batch, workbench = args.batch_size, f"continuous batching, {args.batch_size} rows (workbench)"
     budget = {"max_batch_tokens": args.max_batch_tokens} if args.max_batch_tokens else {}
-    ways = {
-        "one at a time": lambda texts, caps: fixed_batches(model, tokenizer, texts, caps, 1),
-        f"fixed batches of {batch}": lambda texts, caps: fixed_batches(model, tokenizer, texts, caps, batch),
-        workbench: lambda prompts, caps: generate(model, tokenizer, prompts, max_new_tokens=caps, batch_size=batch,
-                                                  desc="workbench", **budget),
+    in_order = lambda found, subset: [found[i] for i in subset]  # noqa: E731
+    ways = {  # each answers the prompts at ``subset`` (indices into rows), in that order
+        "one at a time": lambda subset: in_order(fixed_batches(model, tokenizer, texts, caps, [[i] for i in subset]),
+                                                 subset),
+        f"fixed batches of {batch}": lambda subset: in_order(fixed_batches(
+            model, tokenizer, texts, caps, sorted_batches(subset, prompt_tokens, batch)), subset),
+        workbench: lambda subset: generate(model, tokenizer, [humans[i] for i in subset],
+                                           max_new_tokens=[caps[i] for i in subset], batch_size=batch,
+                                           desc="workbench", **budget),
     }
     table, answers, seconds_of = [], {}, {}
-    for subset, name in ((rows, "13-suite mix"), (shortest, f"{len(shortest)} shortest")):
-        texts, caps = [render_prompt(human(r), tokenizer) for r in subset], limits(subset, args.max_new_tokens)
+    for subset, name in ((everything, "13-suite mix"), (shortest, f"{len(shortest)} shortest")):
         for label, way in ways.items():
-            outputs, seconds = timed(lambda: way([human(r) for r in subset] if label == workbench else texts, caps))
+            outputs, seconds = timed(lambda: way(subset))
             answers[name, label], seconds_of[name, label] = outputs, seconds
             generated, single = sum(map(count, outputs)), seconds_of[name, "one at a time"]
             table.append({"prompts": name, "way": label, "n": len(subset), "generated tokens": generated,
                           "seconds": seconds, "generated tok/s": generated / seconds, "speed-up": single / seconds,
                           "same answers": sum(a == b for a, b in zip(outputs, answers[name, "one at a time"]))})
 
-    probe_texts = [render_prompt(human(r), tokenizer) for r in shortest]
-    probe = {b: [timed(lambda: fixed_batches(model, tokenizer, probe_texts, [n] * len(probe_texts), b, forced=True))[1]
+    probe = {b: [timed(lambda: fixed_batches(model, tokenizer, texts, [n] * len(texts),
+                                             sorted_batches(shortest, prompt_tokens, b), forced=True))[1]
                  for n in (1, args.probe_tokens)] for b in (1, batch)}
     for b, label in ((1, "one at a time"), (batch, f"fixed batches of {batch}")):
-        generated = len(probe_texts) * args.probe_tokens
-        table.append({"prompts": f"{len(probe_texts)} shortest, forced to {args.probe_tokens} tokens", "way": label,
-                      "n": len(probe_texts), "generated tokens": generated, "seconds": probe[b][1],
+        generated = len(shortest) * args.probe_tokens
+        table.append({"prompts": f"{len(shortest)} shortest, forced to {args.probe_tokens} tokens", "way": label,
+                      "n": len(shortest), "generated tokens": generated, "seconds": probe[b][1],
                       "generated tok/s": generated / probe[b][1], "speed-up": probe[1][1] / probe[b][1],
                       "same answers": "-"})
-    step_ms = {b: (long - short) / (args.probe_tokens - 1) / -(-len(probe_texts) // b) * 1000
+    step_ms = {b: (long - short) / (args.probe_tokens - 1) / -(-len(shortest) // b) * 1000
                for b, (short, long) in probe.items()}
 
-    mix_texts = [render_prompt(human(r), tokenizer) for r in rows]
-    prefill = prefill_seconds(model, tokenizer, mix_texts)
+    prefill = prefill_seconds(model, tokenizer, texts)
     answer_tokens = [count(a) for a in answers["13-suite mix", workbench]]
     generated, single = sum(answer_tokens), seconds_of["13-suite mix", "one at a time"]
     every_slot_live = prefill + generated * step_ms[batch] / 1000 / batch
-    fixed_use = slot_use([count(t) for t in mix_texts], limits(rows, args.max_new_tokens), answer_tokens, batch)
+    fixed_use = slot_use(sorted_batches(everything, prompt_tokens, batch), caps, answer_tokens)
     where = [
-        {"quantity": "prompt / generated tokens (mix)", "value": f"{sum(map(count, mix_texts))} / {generated}"},
+        {"quantity": "prompt / generated tokens (mix)", "value": f"{sum(prompt_tokens)} / {generated}"},
         {"quantity": "prefill of every prompt, one at a time, s", "value": prefill},
         {"quantity": "prefill share of one-at-a-time time", "value": f"{prefill / single:.0%}"},
         {"quantity": f"decode step at batch 1 / {batch}, ms", "value": f"{step_ms[1]:.0f} / {step_ms[batch]:.0f}"},

@@ -2,7 +2,7 @@
 
 Prompts of every suite are generated together (fuller batches; each keeps its task's
 token limit), and outputs are cached per model as JSON lines keyed by suite and item,
-appended after every batch: an interrupted evaluation resumes without recomputing
+appended as each answer finishes: an interrupted evaluation resumes without recomputing
 finished items (a line cut short by a kill is ignored and regenerated).
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ from transformers.cache_utils import DynamicLayer
 
 
 class RoomyLayer(DynamicLayer):
-    """A DynamicLayer whose keys and values are views of buffers with ``room`` spare columns."""
+    """A DynamicLayer whose keys and values are views of buffers with ``room`` spare columns; built by ``aligned``."""
 
     room = 256
 
@@ -34,11 +34,6 @@ class RoomyLayer(DynamicLayer):
         return layer
 
     def update(self, key_states, value_states, *args, **kwargs):
-        if not self.is_initialized:  # the first keys and values, as they are
-            self.lazy_initialization(key_states, value_states)
-            self.buffers = [key_states, value_states]
-            self.keys, self.values = key_states, value_states
-            return self.keys, self.values
         start, new = self.keys.shape[-2], key_states.shape[-2]
         if start + new > self.buffers[0].shape[-2]:
             grown = RoomyLayer.aligned([(self.keys, self.values)], room=max(self.room, new))
