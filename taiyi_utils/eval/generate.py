@@ -53,10 +53,11 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
 
 
 class _Decoder:
-    """The live rows of one continuous batch: their cache, attention mask and answers so far.
+    """The rows of one continuous batch: their cache, attention mask and answers so far.
 
-    Rows that leave and prompts that join change the mask and token lists at once, and the
-    cache once per step (``_rebuild``), since rebuilding copies every row's keys and values.
+    A finished answer frees its row and the next prompt is written into it, so the whole cache is
+    copied only when rows are added (``_add``). A free row that no prompt can take is filled by
+    the last row and dropped (``_compact``).
     """
 
     def __init__(self, model, eos_token_id: int | None, prompt_ids: list[list[int]], limits: list[int],
@@ -66,23 +67,23 @@ class _Decoder:
         self.torch, self.model, self.eos = torch, model, eos_token_id
         self.prompt_ids, self.limits, self.batch_size, self.budget = prompt_ids, limits, batch_size, max_batch_tokens
         self.queue = deque(sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i])))
-        self.rows: list[int] = []  # prompt index of each row
+        self.rows: list[int | None] = []  # prompt index of each row; None: free
         self.answers: dict[int, list[int]] = {}
         self.mask = torch.zeros(0, 0, dtype=torch.long, device=model.device)  # [rows, cached columns]
         self.next_tokens = torch.zeros(0, dtype=torch.long, device=model.device)
-        self.cache = None  # as of the last rebuild: its rows, then ...
-        self.kept: list[int] | None = None  # ... those of them still live (None: all), from column ``trim`` on,
-        self.trim = 0
-        self.joined: list[list[tuple]] = []  # ... and the prompts that joined since (keys and values per layer)
+        self.cache = None
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         # transformers 5.24 renamed forward's past_key_values to cache
         self.cache_arg = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
+    @property
+    def live(self) -> list[int]:
+        return [r for r, i in enumerate(self.rows) if i is not None]
+
     def run(self, finish: Callable[[dict[int, list[int]]], None]) -> None:
-        while self.queue or self.rows:
+        while self.queue or self.live:
             finish(self._admit())
-            self._rebuild()
-            if self.rows:
+            if self.live:
                 self.mask = self.torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
                 logits = self._forward(self.next_tokens[:, None], self.cache, attention_mask=self.mask,
                                        position_ids=self.mask.sum(dim=1, keepdim=True) - 1)
@@ -102,30 +103,36 @@ class _Decoder:
         return len(self.answers[i]) >= self.limits[i]
 
     def _retire(self) -> dict[int, list[int]]:
-        """Take finished answers out of the batch, with their rows and the columns only they used."""
-        ended = [self._ended(i, t) for i, t in zip(self.rows, self.next_tokens.tolist())]
-        done = {i: self.answers.pop(i) for i, e in zip(self.rows, ended) if e}
-        if done:
-            self.kept = [r for r, e in enumerate(ended) if not e]
-            self.rows = [self.rows[r] for r in self.kept]
-            self.mask, self.next_tokens = self.mask[self.kept], self.next_tokens[self.kept]
-            live = self.mask.any(dim=0).nonzero()
-            self.trim = int(live[0]) if len(live) else self.mask.shape[1]
-            self.mask = self.mask[:, self.trim:]
+        """Free the rows of finished answers and drop the columns only they used."""
+        done = {}
+        for r, token in zip(self.live, self.next_tokens[self.live].tolist()):
+            if self._ended(self.rows[r], token):
+                done[self.rows[r]] = self.answers.pop(self.rows[r])
+                self.rows[r] = None
+        if done and self.live:
+            used = self.mask[self.live].any(dim=0).nonzero()
+            self._trim(int(used[0]))
         return done
 
+    def _trim(self, columns: int) -> None:
+        self.mask = self.mask[:, columns:]
+        for layer in self.cache.layers:
+            layer.trim(columns)
+
     def _fits(self, i: int) -> bool:
-        if not self.rows:
+        if not self.live:
             return True
         width = max(self.mask.shape[1], len(self.prompt_ids[i]))
-        room = max(self.limits[j] for j in [*self.rows, i])
-        return len(self.rows) < self.batch_size and (len(self.rows) + 1) * (width + room) <= self.budget
+        room = max(self.limits[j] for j in [*(self.rows[r] for r in self.live), i])
+        rows = len(self.rows) + (None not in self.rows)
+        return len(self.live) < self.batch_size and rows * (width + room) <= self.budget
 
     def _admit(self) -> dict[int, list[int]]:
-        """Prefill waiting prompts one by one into free rows; answers that end at their first token come back."""
+        """Prefill waiting prompts one by one into free rows, or new ones; answers that end at their first
+        token come back."""
         from transformers import DynamicCache
 
-        done = {}
+        done, added = {}, []
         while self.queue and self._fits(self.queue[0]):
             i = self.queue.popleft()
             cache = DynamicCache()
@@ -135,28 +142,47 @@ class _Decoder:
             if self._ended(i, token):
                 done[i] = self.answers.pop(i)
                 continue
-            self.joined.append([(layer.keys, layer.values) for layer in cache.layers])
-            length, width = len(self.prompt_ids[i]), self.mask.shape[1]
-            row = self.torch.cat([self.mask.new_zeros(max(0, width - length)), self.mask.new_ones(length)])
-            wider = self.torch.nn.functional.pad(self.mask, (max(0, length - width), 0))
-            self.mask = self.torch.cat([wider, row[None]])
-            self.next_tokens = self.torch.cat([self.next_tokens, self.next_tokens.new_tensor([token])])
-            self.rows.append(i)
+            length = len(self.prompt_ids[i])
+            self.mask = self.torch.nn.functional.pad(self.mask, (max(0, length - self.mask.shape[1]), 0))
+            row = self.mask.new_zeros(self.mask.shape[1])
+            row[-length:] = 1
+            kv = [(layer.keys, layer.values) for layer in cache.layers]
+            if None in self.rows:
+                r = self.rows.index(None)
+                self.rows[r], self.mask[r], self.next_tokens[r] = i, row, token
+                for layer, (keys, values) in zip(self.cache.layers, kv):
+                    layer.place(r, keys, values)
+            else:
+                self.rows.append(i)
+                self.mask = self.torch.cat([self.mask, row[None]])
+                self.next_tokens = self.torch.cat([self.next_tokens, self.next_tokens.new_tensor([token])])
+                added.append(kv)
+        if added:
+            self._add(added)
+        elif None in self.rows:
+            self._compact()
         return done
 
-    def _rebuild(self) -> None:
-        """Give the cache the rows kept and joined since the last rebuild, right-aligned to the mask's width."""
+    def _add(self, added: list[list[tuple]]) -> None:
+        """Copy the cached rows and the ``added`` prompts' keys and values into a new cache aligned to the mask."""
         from .kv_cache import roomy_cache
 
-        if self.kept is None and not self.joined:
-            return
-        layers = [[] for _ in self.joined[0]] if self.joined else []
-        if self.cache is not None and self.kept != []:
-            rows = slice(None) if self.kept is None else self.kept
-            layers = [[(layer.keys[rows, :, self.trim:], layer.values[rows, :, self.trim:])]
-                      for layer in self.cache.layers]
-        for prompt in self.joined:
+        layers = [[(layer.keys, layer.values)] for layer in self.cache.layers] if self.cache else [[] for _ in added[0]]
+        for prompt in added:
             for blocks, kv in zip(layers, prompt):
                 blocks.append(kv)
-        self.cache = roomy_cache(layers) if self.rows else None
-        self.kept, self.trim, self.joined = None, 0, []
+        self.cache = roomy_cache(layers, width=self.mask.shape[1])
+
+    def _compact(self) -> None:
+        """Drop the free rows that no prompt can take: the last live rows move into the gaps."""
+        live = len(self.live)
+        for source, target in zip([r for r in self.live if r >= live], [r for r in range(live) if self.rows[r] is None]):
+            self.rows[target] = self.rows[source]
+            self.mask[target], self.next_tokens[target] = self.mask[source], self.next_tokens[source]
+            for layer in self.cache.layers:
+                layer.move(source, target)
+        self.rows, self.mask, self.next_tokens = self.rows[:live], self.mask[:live], self.next_tokens[:live]
+        for layer in self.cache.layers:
+            layer.truncate(live)
+        if not live:
+            self.cache, self.mask = None, self.mask.new_zeros(0, 0)
