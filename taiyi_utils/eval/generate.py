@@ -55,9 +55,8 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
 class _Decoder:
     """The rows of one continuous batch: their cache, attention mask and answers so far.
 
-    A finished answer frees its row and the next prompt is written into it, so the whole cache is
-    copied only when rows are added (``_add``). A free row that no prompt can take is filled by
-    the last row and dropped (``_compact``).
+    Each prompt is prefilled alone and written into a free row of the cache (eval/kv_cache.py);
+    a free row that no prompt can take is filled by the last row and dropped (``_compact``).
     """
 
     def __init__(self, model, eos_token_id: int | None, prompt_ids: list[list[int]], limits: list[int],
@@ -132,7 +131,9 @@ class _Decoder:
         token come back."""
         from transformers import DynamicCache
 
-        done, added = {}, []
+        from .kv_cache import roomy_cache
+
+        done = {}
         while self.queue and self._fits(self.queue[0]):
             i = self.queue.popleft()
             cache = DynamicCache()
@@ -144,34 +145,23 @@ class _Decoder:
                 continue
             length = len(self.prompt_ids[i])
             self.mask = self.torch.nn.functional.pad(self.mask, (max(0, length - self.mask.shape[1]), 0))
-            row = self.mask.new_zeros(self.mask.shape[1])
-            row[-length:] = 1
-            kv = [(layer.keys, layer.values) for layer in cache.layers]
-            if None in self.rows:
-                r = self.rows.index(None)
-                self.rows[r], self.mask[r], self.next_tokens[r] = i, row, token
-                for layer, (keys, values) in zip(self.cache.layers, kv):
-                    layer.place(r, keys, values)
+            if None not in self.rows:
+                self.rows.append(None)
+                self.mask = self.torch.cat([self.mask, self.mask.new_zeros(1, self.mask.shape[1])])
+                self.next_tokens = self.torch.cat([self.next_tokens, self.next_tokens.new_zeros(1)])
+            r = self.rows.index(None)
+            self.rows[r], self.next_tokens[r] = i, token
+            self.mask[r] = 0
+            self.mask[r, -length:] = 1
+            prompt = [(layer.keys, layer.values) for layer in cache.layers]
+            if self.cache is None:
+                self.cache = roomy_cache(prompt, rows=self.batch_size)
             else:
-                self.rows.append(i)
-                self.mask = self.torch.cat([self.mask, row[None]])
-                self.next_tokens = self.torch.cat([self.next_tokens, self.next_tokens.new_tensor([token])])
-                added.append(kv)
-        if added:
-            self._add(added)
-        elif None in self.rows:
+                for layer, (keys, values) in zip(self.cache.layers, prompt):
+                    layer.place(r, keys, values)
+        if None in self.rows:
             self._compact()
         return done
-
-    def _add(self, added: list[list[tuple]]) -> None:
-        """Copy the cached rows and the ``added`` prompts' keys and values into a new cache aligned to the mask."""
-        from .kv_cache import roomy_cache
-
-        layers = [[(layer.keys, layer.values)] for layer in self.cache.layers] if self.cache else [[] for _ in added[0]]
-        for prompt in added:
-            for blocks, kv in zip(layers, prompt):
-                blocks.append(kv)
-        self.cache = roomy_cache(layers, width=self.mask.shape[1])
 
     def _compact(self) -> None:
         """Drop the free rows that no prompt can take: the last live rows move into the gaps."""
