@@ -1,17 +1,17 @@
 """Evaluation throughput: one-at-a-time vs batched greedy generation on the 13-suite prompts, and scoring time.
 
-    python bench/eval_throughput.py                    # CPU: SmolLM2-135M, 4 prompts per suite
-    python bench/eval_throughput.py --prompts-per-suite 20 --batch-size 64    # GPU
+    python bench/eval_throughput.py                    # CPU: SmolLM2-135M, 12 prompts per suite, 64 rows
+    python bench/eval_throughput.py --prompts-per-suite 40 --batch-size 128    # GPU
 
 Every way answers the same prompts as the evaluation does, each with its task's token limit from
 eval/evaluate.py (optionally capped by --max-new-tokens): transformers' generate one prompt at a time (the
 naive path); transformers' generate on fixed batches of prompts sorted by length, where a batch steps until its
-longest answer ends; and the workbench's continuous batching (eval/generate.py). A second set, the shortest
-prompts only, shows the decode-bound case, and a probe forces every answer in it to the same length, which is
-batching's best case. A second table says where the time goes: prefill (compute-bound, so no faster in
-batches), a decode step at batch 1 and at full batch, how many fixed-batch slots held a live answer, and the
-speed-up batching could reach at best. Generated tokens count each answer up to its end; greedy decoding makes
-answers comparable, and the table reports how many match the one-at-a-time ones.
+longest answer ends; and the workbench's continuous batching (eval/generate.py), with its default cache budget.
+A second table says where the time goes: prefill (compute-bound, so no faster in batches), a decode step at
+batch 1 and at full batch (measured with answers forced to one length, batching's best case), how many
+fixed-batch slots held a live answer, and the speed-up batching could reach at best. Generated tokens count
+each answer up to its end; greedy decoding makes answers comparable, and the table reports how many match the
+one-at-a-time ones.
 """
 from __future__ import annotations
 
@@ -99,12 +99,11 @@ def slot_use(batches: list[list[int]], caps: list[int], answer_tokens: list[int]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="embedded:smollm2-135m")
-    parser.add_argument("--prompts-per-suite", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--prompts-per-suite", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=None,
                         help="cap on every task's token limit (default: the evaluation's own limits)")
-    parser.add_argument("--probe-tokens", type=int, default=64, help="answer length forced in the decode-bound probe")
-    parser.add_argument("--max-batch-tokens", type=int, help="the workbench's cache budget (default: generate's)")
+    parser.add_argument("--probe-tokens", type=int, default=64, help="answer length forced to time decode steps")
     args = parser.parse_args()
 
     import torch
@@ -121,73 +120,61 @@ def main() -> int:
     humans = [r["conversation"][0]["human"] for r in rows]
     texts = [render_prompt(h, tokenizer) for h in humans]
     prompt_tokens, caps = [count(t) for t in texts], limits(rows, args.max_new_tokens)
-    everything = list(range(len(rows)))
-    shortest = sorted_batches(everything, prompt_tokens, args.batch_size)[0]
-    batch, workbench = args.batch_size, f"continuous batching, {args.batch_size} rows (workbench)"
-    budget = {"max_batch_tokens": args.max_batch_tokens} if args.max_batch_tokens else {}
-    in_order = lambda found, subset: [found[i] for i in subset]  # noqa: E731
-    ways = {  # each answers the prompts at ``subset`` (indices into rows), in that order
-        "one at a time": lambda subset: in_order(fixed_batches(model, tokenizer, texts, caps, [[i] for i in subset]),
-                                                 subset),
-        f"fixed batches of {batch}": lambda subset: in_order(fixed_batches(
-            model, tokenizer, texts, caps, sorted_batches(subset, prompt_tokens, batch)), subset),
-        workbench: lambda subset: generate(model, tokenizer, [humans[i] for i in subset],
-                                           max_new_tokens=[caps[i] for i in subset], batch_size=batch,
-                                           desc="workbench", **budget),
+    everything, batch = list(range(len(rows))), args.batch_size
+    in_order = lambda found: [found[i] for i in everything]  # noqa: E731
+    ways = {
+        "one at a time": lambda: in_order(fixed_batches(model, tokenizer, texts, caps, [[i] for i in everything])),
+        f"fixed batches of {batch}": lambda: in_order(fixed_batches(
+            model, tokenizer, texts, caps, sorted_batches(everything, prompt_tokens, batch))),
+        f"continuous batching, {batch} rows (workbench)": lambda: generate(
+            model, tokenizer, humans, max_new_tokens=caps, batch_size=batch, desc="workbench"),
     }
     table, answers, seconds_of = [], {}, {}
-    for subset, name in ((everything, "13-suite mix"), (shortest, f"{len(shortest)} shortest")):
-        for label, way in ways.items():
-            outputs, seconds = timed(lambda: way(subset))
-            answers[name, label], seconds_of[name, label] = outputs, seconds
-            generated, single = sum(map(count, outputs)), seconds_of[name, "one at a time"]
-            table.append({"prompts": name, "way": label, "n": len(subset), "generated tokens": generated,
-                          "seconds": seconds, "generated tok/s": generated / seconds, "speed-up": single / seconds,
-                          "same answers": sum(a == b for a, b in zip(outputs, answers[name, "one at a time"]))})
+    for label, way in ways.items():
+        answers[label], seconds_of[label] = timed(way)
+        generated, single = sum(map(count, answers[label])), seconds_of["one at a time"]
+        table.append({"way": label, "prompts": len(rows), "generated tokens": generated, "seconds": seconds_of[label],
+                      "generated tok/s": generated / seconds_of[label], "speed-up": single / seconds_of[label],
+                      "same answers": sum(a == b for a, b in zip(answers[label], answers["one at a time"]))})
 
-    probe = {b: [timed(lambda: fixed_batches(model, tokenizer, texts, [n] * len(texts),
-                                             sorted_batches(shortest, prompt_tokens, b), forced=True))[1]
-                 for n in (1, args.probe_tokens)] for b in (1, batch)}
-    for b, label in ((1, "one at a time"), (batch, f"fixed batches of {batch}")):
-        generated = len(shortest) * args.probe_tokens
-        table.append({"prompts": f"{len(shortest)} shortest, forced to {args.probe_tokens} tokens", "way": label,
-                      "n": len(shortest), "generated tokens": generated, "seconds": probe[b][1],
-                      "generated tok/s": generated / probe[b][1], "speed-up": probe[1][1] / probe[b][1],
-                      "same answers": "-"})
-    step_ms = {b: (long - short) / (args.probe_tokens - 1) / -(-len(shortest) // b) * 1000
-               for b, (short, long) in probe.items()}
-
+    shortest = sorted_batches(everything, prompt_tokens, batch)[0]
+    step_ms = {}  # a decode step at b rows: every answer forced to 1 and to --probe-tokens tokens
+    for b in (1, batch):
+        short, long = (timed(lambda: fixed_batches(model, tokenizer, texts, [n] * len(texts), [shortest[:b]],
+                                                   forced=True))[1] for n in (1, args.probe_tokens))
+        step_ms[b] = (long - short) / (args.probe_tokens - 1) * 1000
     prefill = prefill_seconds(model, tokenizer, texts)
-    answer_tokens = [count(a) for a in answers["13-suite mix", workbench]]
-    generated, single = sum(answer_tokens), seconds_of["13-suite mix", "one at a time"]
+    workbench = list(ways)[-1]
+    answer_tokens = [count(a) for a in answers[workbench]]
+    generated, single = sum(answer_tokens), seconds_of["one at a time"]
     every_slot_live = prefill + generated * step_ms[batch] / 1000 / batch
     fixed_use = slot_use(sorted_batches(everything, prompt_tokens, batch), caps, answer_tokens)
     where = [
-        {"quantity": "prompt / generated tokens (mix)", "value": f"{sum(prompt_tokens)} / {generated}"},
+        {"quantity": "prompt / generated tokens", "value": f"{sum(prompt_tokens)} / {generated}"},
         {"quantity": "prefill of every prompt, one at a time, s", "value": prefill},
         {"quantity": "prefill share of one-at-a-time time", "value": f"{prefill / single:.0%}"},
         {"quantity": f"decode step at batch 1 / {batch}, ms", "value": f"{step_ms[1]:.0f} / {step_ms[batch]:.0f}"},
+        {"quantity": f"decode cost per token, batch 1 over batch {batch}", "value": step_ms[1] * batch / step_ms[batch]},
         {"quantity": f"fixed batches of {batch}: decode slots holding a live answer", "value": f"{fixed_use:.0%}"},
         {"quantity": f"predicted best speed-up: every slot of {batch} rows live", "value": single / every_slot_live},
         {"quantity": "best speed-up if decoding were free", "value": single / prefill},
-        *({"quantity": f"measured speed-up: {label}", "value": single / seconds_of["13-suite mix", label]}
-          for label in list(ways)[1:]),
+        *({"quantity": f"measured speed-up: {label}", "value": single / seconds_of[label]} for label in list(ways)[1:]),
     ]
     start = time.perf_counter()
-    [score_row(r, o) for r, o in zip(rows, answers["13-suite mix", workbench])]
+    [score_row(r, o) for r, o in zip(rows, answers[workbench])]
     scoring_seconds = time.perf_counter() - start
     device = "cuda" if torch.cuda.is_available() else "cpu"
     limit_note = f"capped at {args.max_new_tokens}" if args.max_new_tokens else "as in the evaluation"
     report(f"Evaluation throughput (bench/eval_throughput.py, {device})", table, [
         f"{args.model}; {args.prompts_per_suite} curated prompts per local suite "
         f"({len({r['suite'] for r in rows})} suites); per-task token limits {limit_note}; greedy.",
-        f"Scoring all {len(rows)} answers of the mix (parse, match, errors): {scoring_seconds * 1000:.1f} ms.",
-        "speed-up is wall time of one-at-a-time over this way's; generated tokens count each answer up to its end.",
-        "The forced rows set min_new_tokens = max_new_tokens, so every slot of a batch stays live."])
+        f"Scoring all {len(rows)} answers (parse, match, errors): {scoring_seconds * 1000:.1f} ms.",
+        "speed-up is wall time of one-at-a-time over this way's; generated tokens count each answer up to its end."])
     report(f"Where evaluation time goes (bench/eval_throughput.py, {device})", where, [
-        "Prefill is compute-bound, so batching cannot shorten it; a decode step is memory-bound at batch 1, so a "
-        "full batch costs little more than one answer. The predicted best replaces decoding by generated tokens x "
-        "(step at full batch / rows), as if every row were live at every step."])
+        "Prefill is compute-bound, so batching cannot shorten it; a decode step is memory-bound at small batches, so "
+        "a full batch costs little more per step than one answer. Decode steps are timed on the shortest prompts "
+        f"with every answer forced to {args.probe_tokens} tokens. The predicted best replaces decoding by generated "
+        "tokens x (step at full batch / rows), as if every row were live at every step."])
     return 0
 
 

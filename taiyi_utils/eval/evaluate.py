@@ -36,7 +36,7 @@ def item_key(row: dict) -> str:
 
 
 def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_format: str = "template",
-            batch_size: int = 16, label: str = "") -> dict[str, str]:
+            batch_size: int = 64, label: str = "") -> dict[str, str]:
     """Model outputs for ``rows`` by ``item_key``, generating only what ``cache`` lacks."""
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def summarize(suite: str, scored: list[dict], n_resamples: int = 1000, seed: int
 
 
 def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
-             chat_format: str = "template", batch_size: int = 16) -> tuple[list[dict], list[dict]]:
+             chat_format: str = "template", batch_size: int = 64) -> tuple[list[dict], list[dict]]:
     """(suite summaries, scored rows) for one model over every suite; rows carry ``model``."""
     rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
     outputs = predict(model, tokenizer, rows, Path(out_dir) / "cache" / f"{label.replace(' ', '_')}.jsonl",
@@ -113,7 +113,7 @@ def stage_adapters(run_dir: str | Path) -> dict[str, str]:
 
 
 def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str, list[dict]], out_dir: str | Path, *,
-                    include_base: bool = True, chat_format: str = "template", batch_size: int = 16,
+                    include_base: bool = True, chat_format: str = "template", batch_size: int = 64,
                     trust_remote_code: bool = False) -> tuple[list[dict], list[dict]]:
     """Base model (adapter switched off) and each adapter on one loaded base; merged models load as a base."""
     from .. import model as models
