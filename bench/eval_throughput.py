@@ -123,15 +123,22 @@ def main() -> int:
     everything, batch = list(range(len(rows))), args.batch_size
     in_order = lambda found: [found[i] for i in everything]  # noqa: E731
     ways = {
-        "one at a time": lambda: in_order(fixed_batches(model, tokenizer, texts, caps, [[i] for i in everything])),
         f"fixed batches of {batch}": lambda: in_order(fixed_batches(
             model, tokenizer, texts, caps, sorted_batches(everything, prompt_tokens, batch))),
         f"continuous batching, {batch} rows (workbench)": lambda: generate(
             model, tokenizer, humans, max_new_tokens=caps, batch_size=batch, desc="workbench"),
     }
-    table, answers, seconds_of = [], {}, {}
+    # one at a time in two halves, before and after the batched ways, so a drift in machine speed biases neither
+    single = {}
+    one_at_a_time = lambda half: timed(  # noqa: E731
+        lambda: single.update(fixed_batches(model, tokenizer, texts, caps, [[i] for i in half])))[1]
+    half_seconds, answers, seconds_of = [one_at_a_time(everything[::2])], {}, {}
     for label, way in ways.items():
         answers[label], seconds_of[label] = timed(way)
+    half_seconds.append(one_at_a_time(everything[1::2]))
+    answers["one at a time"], seconds_of["one at a time"] = in_order(single), sum(half_seconds)
+    table = []
+    for label in ["one at a time", *ways]:
         generated, single = sum(map(count, answers[label])), seconds_of["one at a time"]
         table.append({"way": label, "prompts": len(rows), "generated tokens": generated, "seconds": seconds_of[label],
                       "generated tok/s": generated / seconds_of[label], "speed-up": single / seconds_of[label],
@@ -158,7 +165,7 @@ def main() -> int:
         {"quantity": f"fixed batches of {batch}: decode slots holding a live answer", "value": f"{fixed_use:.0%}"},
         {"quantity": f"predicted best speed-up: every slot of {batch} rows live", "value": single / every_slot_live},
         {"quantity": "best speed-up if decoding were free", "value": single / prefill},
-        *({"quantity": f"measured speed-up: {label}", "value": single / seconds_of[label]} for label in list(ways)[1:]),
+        *({"quantity": f"measured speed-up: {label}", "value": single / seconds_of[label]} for label in ways),
     ]
     start = time.perf_counter()
     [score_row(r, o) for r, o in zip(rows, answers[workbench])]
@@ -169,7 +176,9 @@ def main() -> int:
         f"{args.model}; {args.prompts_per_suite} curated prompts per local suite "
         f"({len({r['suite'] for r in rows})} suites); per-task token limits {limit_note}; greedy.",
         f"Scoring all {len(rows)} answers (parse, match, errors): {scoring_seconds * 1000:.1f} ms.",
-        "speed-up is wall time of one-at-a-time over this way's; generated tokens count each answer up to its end."])
+        "speed-up is wall time of one-at-a-time over this way's; generated tokens count each answer up to its end.",
+        f"One at a time ran in two halves, before ({half_seconds[0]:.0f} s) and after ({half_seconds[1]:.0f} s) the "
+        "batched ways, so a drift in machine speed biases neither side."])
     report(f"Where evaluation time goes (bench/eval_throughput.py, {device})", where, [
         "Prefill is compute-bound, so batching cannot shorten it; a decode step is memory-bound at small batches, so "
         "a full batch costs little more per step than one answer. Decode steps are timed on the shortest prompts "
