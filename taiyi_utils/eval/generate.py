@@ -119,6 +119,8 @@ class _Decoder:
             layer.trim(columns)
 
     def _fits(self, i: int) -> bool:
+        """Whether prompt ``i`` may join: fewer than ``batch_size`` live rows, and the rows that would be
+        cached, each as wide as the widest prompt plus the largest answer limit, within the budget."""
         if not self.live:
             return True
         width = max(self.mask.shape[1], len(self.prompt_ids[i]))
