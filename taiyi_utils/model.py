@@ -92,10 +92,23 @@ def _embedded_model_dir(name: str) -> Path:
     return _build_once(cache_dir() / name.split(":", 1)[1] / "model", build)
 
 
+def random_config(name: str, tokenizer):
+    """The config and dtype of ``RANDOM[name]``, sized to ``tokenizer``'s vocabulary."""
+    import torch
+    from transformers import AutoConfig
+
+    spec = dict(RANDOM[name])
+    dtype = getattr(torch, spec.pop("dtype", "float32"))
+    config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer), **spec,
+                                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                  pad_token_id=tokenizer.pad_token_id)
+    return config, dtype
+
+
 def _random_model_dir(name: str) -> Path:
     """A random model from ``RANDOM[name]`` with the embedded tokenizer, saved once (seed 0)."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     tokenizer_dir = embedded_tokenizer_dir(TINY_TOKENIZER)
 
@@ -103,11 +116,7 @@ def _random_model_dir(name: str) -> Path:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-        spec = dict(RANDOM[name])
-        dtype = getattr(torch, spec.pop("dtype", "float32"))
-        config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer), **spec,
-                                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                                      pad_token_id=tokenizer.pad_token_id)
+        config, dtype = random_config(name, tokenizer)
         torch.manual_seed(0)
         AutoModelForCausalLM.from_config(config, dtype=dtype).save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)

@@ -31,6 +31,18 @@ def answer_text(tokenizer, encoded) -> str:
     return tokenizer.decode([i for i, label in zip(encoded["input_ids"], encoded["labels"]) if label != chat.IGNORE])
 
 
+def test_random_qwen2_7b_has_qwen2_7b_shape(tokenizer):
+    """The GPU benchmark's stand-in: Qwen2-7B's published 7,615,616,512 parameters, less the smaller vocabulary."""
+    from transformers import AutoModelForCausalLM
+
+    config, dtype = models.random_config("random:qwen2-7b", tokenizer)
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in AutoModelForCausalLM.from_config(config).parameters())
+    qwen2_vocabulary, hidden = 152_064, 3584  # embeddings and head are untied: two matrices
+    assert parameters == 7_615_616_512 - 2 * (qwen2_vocabulary - len(tokenizer)) * hidden
+    assert dtype == torch.bfloat16
+
+
 def test_loss_covers_every_assistant_turn_and_nothing_else(tokenizer):
     templated = chat.encode_conversation(TURNS, tokenizer, "template")
     assert answer_text(tokenizer, templated) == "Hello!<|im_end|>\naspirin<|im_end|>\n"
