@@ -21,7 +21,7 @@ RESULT = {"en": "Result", "zh": "上述文本被分类为"}
 ANSWER = {"en": "Answer", "zh": "答案"}
 
 _COLON = re.compile(r"[:：]")
-_NONE_WORDS = {"none", "无", "没有", "null", "n/a", "无实体", "无关系"}
+NONE_WORDS = {"none", "无", "没有", "null", "n/a", "无实体", "无关系"}
 
 
 # ----------------------------------------------------------------- formatting
@@ -62,7 +62,7 @@ def format_yesno(answer: str, lang: str) -> str:
 
 
 # ------------------------------------------------------------------- parsing
-def _key_value(line: str) -> tuple[str, str] | None:
+def key_value(line: str) -> tuple[str, str] | None:
     match = _COLON.search(line)
     if not match:
         return None
@@ -92,14 +92,14 @@ def split_items(payload: str, source: str | None = None) -> list[str]:
             items.append(item)
         else:
             items.extend(p.strip() for p in re.split(r"[;；]", item) if p.strip())
-    return [i for i in items if i.lower() not in _NONE_WORDS]
+    return [i for i in items if i.lower() not in NONE_WORDS]
 
 
 def parse_ner(text: str, source: str | None = None, types: set[str] | None = None) -> set[tuple[str, str]]:
     """{(type, mention)} from ``type: a; b`` lines; lines of other types or prose are ignored."""
     found = set()
     for line in text.splitlines():
-        kv = _key_value(line)
+        kv = key_value(line)
         if kv is None or (types is not None and kv[0] not in types):
             continue
         found.update((kv[0], item) for item in split_items(kv[1], source))
@@ -123,7 +123,7 @@ def parse_re(text: str, source: str | None = None, relations: set[str] | None = 
     """{(relation, head, tail)} from ``relation: [h, t]; [h, t]`` lines."""
     found = set()
     for line in text.splitlines():
-        kv = _key_value(line)
+        kv = key_value(line)
         if kv is None or (relations is not None and kv[0] not in relations):
             continue
         payload = kv[1].strip()
@@ -141,10 +141,10 @@ def parse_events(text: str) -> set[tuple[str, str, frozenset]]:
     """{(type, trigger, {(role, argument)})} from ``type: (Trigger: t, Role: a)`` lines."""
     found = set()
     for line in text.splitlines():
-        kv = _key_value(line)
+        kv = key_value(line)
         if kv is None or not kv[1].startswith("(") or not kv[1].endswith(")"):
             continue
-        fields = [_key_value(part) for part in re.split(r",\s*|，", kv[1][1:-1])]
+        fields = [key_value(part) for part in re.split(r",\s*|，", kv[1][1:-1])]
         fields = [f for f in fields if f]
         if fields and fields[0][0] in ("Trigger", "触发词"):
             found.add((kv[0], fields[0][1], frozenset(fields[1:])))
@@ -155,7 +155,7 @@ def parse_labels(text: str, labels: set[str] | None = None) -> set[str]:
     """Labels after ``Result:`` (or on a bare line); restricted to ``labels`` when given."""
     found = set()
     for line in text.splitlines():
-        kv = _key_value(line)
+        kv = key_value(line)
         payload = kv[1] if kv and kv[0] in (RESULT["en"], RESULT["zh"], "Label", "Labels", "类别") else line
         for item in split_items(payload):
             item = item.strip(" 。.")
@@ -166,13 +166,31 @@ def parse_labels(text: str, labels: set[str] | None = None) -> set[str]:
     return found
 
 
+_YESNO_FIRST = re.compile(r"\W*(yes|no|maybe)\b", re.IGNORECASE)
+
+
 def parse_choice(text: str, letters: str = "ABCDE") -> str:
-    """The option letter a multiple-choice answer picks, or '' when it names none."""
-    kv = _key_value(text.strip().splitlines()[0]) if text.strip() else None
-    candidates = [kv[1]] if kv and kv[0] in (ANSWER["en"], ANSWER["zh"]) else []
-    candidates.append(text)
-    for candidate in candidates:
-        match = re.search(rf"(?<![A-Za-z])([{letters}])(?![A-Za-z])", candidate)
+    """The option letter a multiple-choice answer picks, or '' when it names none.
+
+    The letter right after ``Answer:`` (or at the start) wins; then an explicit pick in prose
+    ("the answer is (C)", "选C", "B."); then a lone letter. An answer that opens with yes / no
+    / maybe names no option: "Answer: no. Vitamin D ..." is not D.
+    """
+    if not text.strip():
+        return ""
+    kv = key_value(text.strip().splitlines()[0])
+    prefixed = bool(kv) and kv[0] in (ANSWER["en"], ANSWER["zh"])
+    payload = kv[1] if prefixed else text.strip()
+    if _YESNO_FIRST.match(payload):
+        return ""
+    letter = rf"([{letters}])(?![A-Za-z])"
+    patterns = [rf"^[(（]?{letter}(?:[.)）:：、]|\s*$)", rf"(?i:answer is):?\s*[(（]?{letter}", rf"[(（]{letter}[)）]",
+                rf"(?:选|答案[是为]?)\s*{letter}", rf"(?<![A-Za-z]){letter}[.)）]",
+                rf"(?<![A-Za-z]){letter}(?! [a-z0-9])"]  # a lone letter, not the article in "A patient"
+    if prefixed:
+        patterns.insert(0, rf"^{letter}")  # right after "Answer:"
+    for pattern in patterns:
+        match = re.search(pattern, payload)
         if match:
             return match.group(1)
     return ""
@@ -184,36 +202,13 @@ def parse_yesno(text: str) -> str:
     return match.group(1) if match else ""
 
 
+def is_pair_list(payload: str) -> bool:
+    """Whether ``payload`` is ``[h, t]; [h, t] ...`` (split, not one backtracking regex: linear time)."""
+    payload = payload.strip()
+    if len(payload) < 3 or payload[0] != "[" or payload[-1] != "]":
+        return False
+    return all(piece.strip() for piece in re.split(r"\]\s*[;；]\s*\[", payload[1:-1]))
+
+
 def _unique(items):
     return list(dict.fromkeys(items))
-
-
-def follows_format(pair: dict, text: str) -> bool:
-    """Whether ``text`` answers ``pair``'s instruction in the workbench's answer format.
-
-    NER / RE: every non-empty line is ``key: ...`` with a key the prompt offered (RE lines
-    hold ``[head, tail]`` pairs or ``none``); classification: a ``Result:`` line (labels
-    from the offered set when there is one); multiple choice: ``Answer: X.``; yes/no:
-    ``Answer: yes|no|maybe``. Free-text tasks need only a non-empty answer.
-    """
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return False
-    task, options = pair["task"], set(pair.get("options") or [])
-    if task in ("ner", "re"):
-        pairs = [_key_value(line) for line in lines]
-        if not all(kv and kv[0] in options for kv in pairs):
-            return False
-        return task == "ner" or all(kv[1].lower() in _NONE_WORDS or re.fullmatch(r"\[.+\](\s*[;；]\s*\[.+\])*", kv[1])
-                                    for kv in pairs)
-    if task in ("cls", "norm"):
-        kv = _key_value(lines[0])
-        if not kv or kv[0] not in RESULT.values():
-            return False
-        labels = split_items(kv[1])
-        return not options or (set(labels) <= options if labels else kv[1] in NONE.values())
-    if task == "qa" and options == {"yes", "no", "maybe"}:
-        return bool(re.fullmatch(rf"({'|'.join(ANSWER.values())})[:：]\s*(yes|no|maybe)", lines[0]))
-    if task == "qa" and options:
-        return bool(re.match(rf"({'|'.join(ANSWER.values())})[:：]\s*[{''.join(sorted(options))}]\.", lines[0]))
-    return True

@@ -5,30 +5,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taiyi_utils import answers
+from taiyi_utils import answers, tasks
 from taiyi_utils.data.instruct import build_pairs
 from taiyi_utils.data.sources import load_sources, read_split
 
 
 def parsed(pair: dict):
     """What the evaluation will read back from the assistant text, in the gold's shape."""
-    text, source, task = pair["conversation"][-1]["assistant"], pair["conversation"][0]["human"], pair["task"]
-    if task == "ner":
-        return sorted(answers.parse_ner(text, source))
-    if task == "re":
-        return sorted(answers.parse_re(text, source))
-    if task in ("cls", "norm"):
-        return sorted(answers.parse_labels(text))
-    if task == "qa" and pair["options"] == ["yes", "no", "maybe"]:
-        return answers.parse_yesno(text)
-    if task == "qa" and pair["options"]:
-        return answers.parse_choice(text, "".join(pair["options"]))
-    return text
+    text, task = pair["conversation"][-1]["assistant"], pair["task"]
+    if task not in tasks.TASKS:
+        return text
+    value = tasks.get_task(task).parse(text, tasks.item_of(pair))
+    return sorted(value) if isinstance(value, set) else value
 
 
 def gold(pair: dict):
-    value = pair["gold"]
-    return [tuple(g) for g in value] if pair["task"] in ("ner", "re") else value
+    value = tasks.gold_structure(pair) if pair["task"] in tasks.TASKS else pair["gold"]
+    return sorted(value) if isinstance(value, set) else value
 
 
 SPLITS = [(key, split) for key, source in load_sources().items() for split in source.files]

@@ -1,7 +1,14 @@
-"""``python -m taiyi_utils.eval score --task TASK --gold GOLD.jsonl --pred PRED.jsonl --json``.
+"""``python -m taiyi_utils.eval score --task TASK --gold GOLD.jsonl --pred PRED.jsonl [--source SRC.jsonl] --json``.
 
-Both files hold ``{"id", "text"}`` lines with answer texts in the workbench's formats;
-the gold text is parsed by the same parser as the prediction.
+Gold and prediction files hold ``{"id", "text"}`` lines with answer texts in the workbench's
+formats. The gold text is parsed by the same parser as the prediction, and every item is scored
+by the notebooks' own path (``eval.score.score_row`` and ``eval.evaluate.summarize``).
+
+``--source`` holds ``{"id", "text", "options"?}`` lines: the input text each answer is about
+(it settles ambiguous splits, as the prompt does in the notebooks) and the types / relations /
+labels / options the prompt offered. Without options they come from the gold: the keys of its
+lines (NER, RE), yes/no/maybe when the gold answer is one of those words, else the letters A-E
+(QA); classification then counts every predicted label.
 """
 from __future__ import annotations
 
@@ -10,39 +17,60 @@ import json
 import sys
 from pathlib import Path
 
-from .. import answers
-from ..data.formats import FormatError
-from ..data.formats._base import field, iter_jsonl
-from .metrics import micro
-from .score import label_errors, ner_errors, re_errors
+from .. import answers, tasks
+from ..data.formats import FormatError, field, iter_jsonl
+from .evaluate import summarize
+from .score import score_row
 
 TASKS = ("ner", "re", "cls", "multilabel", "qa")
 
 
-def _texts(path) -> dict[str, str]:
-    return {str(field(row, "id", path, n)): field(row, "text", path, n, str) for n, row in iter_jsonl(path)}
+def read_answers(path: Path, keys: tuple[str, ...] = ("text",)) -> dict[str, dict]:
+    """``id -> line`` for a JSON-lines file; a repeated id is an error naming it and both lines."""
+    found, lines = {}, {}
+    for lineno, row in iter_jsonl(path):
+        key = str(field(row, "id", path, lineno))
+        if key in found:
+            raise FormatError(path, lineno, f"duplicate id {key!r} (first on line {lines[key]})")
+        for name in keys:
+            field(row, name, path, lineno, str)
+        found[key], lines[key] = row, lineno
+    return found
 
 
-def score_files(task: str, gold_path, pred_path) -> dict:
-    gold, pred = _texts(gold_path), _texts(pred_path)
+def _gold_options(task: str, gold_texts: list[str]) -> list[set[str]]:
+    """The options a prompt would have offered, read off the gold answers (see the module docstring)."""
+    if task in ("ner", "re"):
+        return [{kv[0] for line in text.splitlines() if (kv := answers.key_value(line))} for text in gold_texts]
+    if task == "qa":
+        return [set(tasks.YESNO) if not answers.parse_choice(text) and answers.parse_yesno(text) else set("ABCDE")
+                for text in gold_texts]
+    return [set() for _ in gold_texts]  # any label counts: a label outside the gold set is a false positive
+
+
+def score_files(task: str, gold_path: Path, pred_path: Path, source_path: Path | None = None) -> dict:
+    """The summary ``summarize`` gives the notebooks, for answer files instead of curated rows."""
+    gold, pred = read_answers(gold_path), read_answers(pred_path)
     missing = sorted(set(gold) - set(pred))
     if missing:
         raise FormatError(pred_path, "ids", f"{len(missing)} gold id(s) have no prediction, e.g. {missing[:3]}")
-    if task == "qa":
-        pick = lambda text: answers.parse_choice(text) or answers.parse_yesno(text)  # noqa: E731
-        correct = [pick(gold[i]) == pick(pred[i]) and pick(gold[i]) != "" for i in gold]
-        return {"n": len(correct), "accuracy": sum(correct) / len(correct) if correct else 0.0}
-    if task == "ner":
-        counts = [ner_errors(answers.parse_ner(gold[i]), answers.parse_ner(pred[i]))[0] for i in gold]
-    elif task == "re":
-        counts = [re_errors(answers.parse_re(gold[i]), answers.parse_re(pred[i]), None)[0] for i in gold]
-    else:
-        labels = [(answers.parse_labels(gold[i]), answers.parse_labels(pred[i])) for i in gold]
-        counts = [label_errors(g, p, task == "cls")[0] for g, p in labels]
-    result = {k: v for k, v in micro(counts).items() if k in ("n", "precision", "recall", "f1")}
-    if task == "cls":
-        result["accuracy"] = sum(g == p for g, p in labels) / len(labels) if labels else 0.0
-    return result
+    sources = read_answers(source_path) if source_path else {}
+    ids = list(gold)
+    derived = _gold_options(task, [gold[i]["text"] for i in ids])
+    scored = []
+    for key, options in zip(ids, derived):
+        source = sources.get(key, {})
+        options = set(source.get("options") or options)
+        item = tasks.Item(frozenset(options), source.get("text"))
+        row_task = "cls" if task == "multilabel" else task
+        structure = tasks.get_task(row_task).parse(gold[key]["text"], item)
+        row = {"conversation_id": key, "record_id": key, "task": row_task, "language": "",
+               "conversation": [{"human": source.get("text", "")}], "options": sorted(options),
+               "gold": sorted(structure) if isinstance(structure, set) else structure}
+        scored.append(score_row(row, pred[key]["text"]))
+    metric = tasks.get_task(task).metric
+    summary = summarize("", scored, metric)
+    return {"n": summary.pop("items"), **{k: v for k, v in summary.items() if k not in ("suite", "records")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,14 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--task", required=True, choices=TASKS)
     cmd.add_argument("--gold", required=True)
     cmd.add_argument("--pred", required=True)
+    cmd.add_argument("--source", help='JSON lines {"id", "text", "options"?}: each answer\'s input text and options')
     cmd.add_argument("--json", action="store_true", help="one JSON object (default: indented)")
     args = parser.parse_args(argv)
     try:
-        result = score_files(args.task, Path(args.gold), Path(args.pred))
+        result = score_files(args.task, Path(args.gold), Path(args.pred), Path(args.source) if args.source else None)
     except (FormatError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=None if args.json else 2))
+    print(json.dumps(result, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 
 

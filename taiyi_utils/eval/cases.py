@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import answers
+from .. import tasks
 from ..data.instruct import build_pairs, templates
 from ..data.records import main_text
 from ..data.sources import get_source, read_split
@@ -25,7 +25,6 @@ from .generate import generate
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
 OTHER_LANGUAGE = {"en": "zh", "zh": "en"}
-STRUCTURED = ("ner", "re", "cls", "norm", "qa")  # tasks whose answer format the parsers can check
 
 
 @dataclass(frozen=True)
@@ -121,12 +120,12 @@ def answer_cases(model, tokenizer, items: list[dict], label: str, *, chat_format
         for k, prompt, output in zip(todo, prompts, outputs):
             item = items[k]
             histories[k].append({"human": prompt, "assistant": output})
-            checkable = turn == 0 and item["task"] in STRUCTURED
+            checkable = turn == 0 and item["task"] in tasks.TASKS
             rows[k, turn] = {"model": label, "case": item["case"], "title": item["title"],
                              "item": item["conversation_id"], "turn": turn,
                              "language": item["language"], "prompt": prompt,
                              "reference": item["conversation"][turn]["assistant"], "output": output,
-                             "follows_format": answers.follows_format(item, output) if checkable else None,
+                             "follows_format": tasks.follows_format(item, output) if checkable else None,
                              "seen_in_training": item.get("seen_in_training", False)}
     return [rows[key] for key in sorted(rows)]  # items in case order, each item's turns in order
 

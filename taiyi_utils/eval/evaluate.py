@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import tasks
 from .generate import generate
 from .metrics import bootstrap_ci, macro_f1, micro
 from .score import score_row
@@ -55,26 +56,39 @@ def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_forma
     return {item_key(r): done[item_key(r)] for r in rows}
 
 
-def summarize(suite: str, scored: list[dict], n_resamples: int = 1000, seed: int = 0) -> dict:
-    """The suite's metric with a 95% bootstrap interval, plus P/R/F1 (or accuracy) and format rate."""
-    spec = load_suites().get(suite)
-    metric = spec.metric if spec else ("accuracy" if scored and "correct" in scored[0] else "micro_f1")
+def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """``metric`` (the suite's score) with a 95% bootstrap interval, plus P/R/F1, macro-F1 or accuracy, format rate.
+
+    Macro-F1 averages per-label F1 over every label the prompts offered (BLURB's HoC score,
+    PromptCBLUE's KUAKE-QIC score), so a label never predicted nor present still counts as 0.
+    """
     summary = {"suite": suite, "metric": metric, "items": len(scored), "records": len({s["record_id"] for s in scored}),
                "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0}
-    if metric == "accuracy":
+    if "correct" in (scored[0] if scored else {}):
         correct = [bool(s["correct"]) for s in scored]
-        summary["accuracy"] = sum(correct) / len(correct) if correct else 0.0
-        summary["score"] = summary["accuracy"]
+        summary["accuracy"] = sum(correct) / len(correct)
         low, high = bootstrap_ci(correct, "accuracy", n_resamples, seed)
     else:
         counts = [s["counts"] for s in scored]
         summary.update({k: v for k, v in micro(counts).items() if k in ("precision", "recall", "f1", "tp", "fp", "fn")})
-        summary["score"] = summary["f1"]
-        if scored and scored[0]["task"] == "cls":
-            summary["macro_f1"] = macro_f1([set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored])
+        summary["micro_f1"] = summary["f1"]
         low, high = bootstrap_ci(counts, "f1", n_resamples, seed)
-    summary.update(ci_low=low, ci_high=high)
+        if scored and scored[0]["task"] in ("cls", "norm"):
+            labels = sorted(set().union(*(s.get("options") or () for s in scored))) or None
+            gold, pred = [set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored]
+            summary["macro_f1"] = macro_f1(gold, pred, labels)
+            if metric == "macro_f1":
+                low, high = bootstrap_ci(list(zip(gold, pred)), "macro_f1", n_resamples, seed, labels=labels)
+    if metric not in summary:
+        raise ValueError(f"suite {suite!r}: metric {metric!r} does not apply to {scored[0]['task']!r} items")
+    summary.update(score=summary[metric], ci_low=low, ci_high=high)
     return summary
+
+
+def suite_metric(suite: str, scored: list[dict]) -> str:
+    """The metric a suite declares; for an undeclared one, its task's own."""
+    spec = load_suites().get(suite)
+    return spec.metric if spec else tasks.get_task(scored[0]["task"]).metric if scored else "micro_f1"
 
 
 def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
@@ -86,7 +100,7 @@ def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Pat
     summaries, scored_rows = [], []
     for suite in suites:
         scored = [{**score_row(r, outputs[item_key(r)]), "model": label} for r in rows if r["suite"] == suite]
-        summaries.append({"model": label, **summarize(suite, scored)})
+        summaries.append({"model": label, **summarize(suite, scored, suite_metric(suite, scored))})
         scored_rows += scored
     return summaries, scored_rows
 

@@ -33,19 +33,35 @@ def macro_f1(gold: list[set[str]], pred: list[set[str]], labels: list[str] | Non
     return float(np.mean(scores)) if scores else 0.0
 
 
-def bootstrap_ci(counts: list[tuple[int, int, int]] | list[bool], metric: str, n_resamples: int = 1000,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval over examples for ``f1`` (counts) or ``accuracy`` (booleans)."""
-    if not counts:
+def label_counts(gold: list[set[str]], pred: list[set[str]], labels: list[str]) -> np.ndarray:
+    """(examples, labels, 3) array of per-label tp / fp / fn: what macro-F1 sums over."""
+    return np.array([[(l in g and l in p, l not in g and l in p, l in g and l not in p) for l in labels]
+                     for g, p in zip(gold, pred)], dtype=float).reshape(len(gold), len(labels), 3)
+
+
+def bootstrap_ci(data: list, metric: str, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
+                 labels: list[str] | None = None) -> tuple[float, float]:
+    """Percentile bootstrap interval over examples.
+
+    ``data`` is booleans for ``accuracy``, (tp, fp, fn) per example for ``f1`` (micro), and
+    (gold set, predicted set) per example for ``macro_f1`` over ``labels``.
+    """
+    if not data:
         return (0.0, 0.0)
     rng = np.random.default_rng(seed)
-    data = np.asarray(counts, dtype=float)
     idx = rng.integers(0, len(data), size=(n_resamples, len(data)))
     if metric == "accuracy":
-        values = data[idx].mean(axis=1)
+        values = np.asarray(data, dtype=float)[idx].mean(axis=1)
     else:
-        tp, fp, fn = (data[idx][..., k].sum(axis=1) for k in range(3))
+        if metric == "macro_f1":
+            gold, pred = zip(*data)
+            labels = labels or sorted(set().union(*gold, *pred))
+            counts = label_counts(list(gold), list(pred), labels)[idx].sum(axis=1)  # (resamples, labels, 3)
+        else:
+            counts = np.asarray(data, dtype=float)[idx].sum(axis=1)  # (resamples, 3)
+        tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+            f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+        values = f1.mean(axis=-1) if metric == "macro_f1" else f1
     low, high = np.percentile(values, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(low), float(high)

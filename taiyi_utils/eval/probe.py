@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import answers
+from .. import tasks
 from ..files import read_json, read_jsonl, write_json, write_jsonl
 from .generate import generate
 
@@ -24,7 +24,7 @@ def run_probe(model, tokenizer, probes: list[dict], label: str, chat_format: str
     outputs = generate(model, tokenizer, [p["conversation"][0]["human"] for p in probes], chat_format=chat_format,
                        max_new_tokens=max_new_tokens, desc=f"probe ({label})")
     return [{"model": label, "suite": p["suite"], "task": p["task"], "prompt": p["conversation"][0]["human"],
-             "expected": p["conversation"][0]["assistant"], "output": out, "follows_format": answers.follows_format(p, out)}
+             "expected": p["conversation"][0]["assistant"], "output": out, "follows_format": tasks.follows_format(p, out)}
             for p, out in zip(probes, outputs)]
 
 

@@ -6,14 +6,14 @@ from pathlib import Path
 from ..records import Record
 from . import (bigbio, bioasq, bioc, chemprot, chip_cdn, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv, ddi_xml, firefly,
                generic, hoc, iob, kuake_qic, med_dialogue_csv, medqa_tsv, promptcblue, pubmedqa, pubtator, squad)
-from ._base import FormatError, Peek
+from ._base import FormatError, Peek, field, iter_jsonl
 
 FORMATS = {m.NAME: m for m in (
     pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdn, promptcblue, pubmedqa, medqa_tsv, cnmleqa, bioasq,
     squad, hoc, chemprot, ddi_tsv, ddi_xml, cmb_clin, med_dialogue_csv, firefly, bigbio, generic,
 )}
 
-__all__ = ["FORMATS", "FormatError", "detect", "read"]
+__all__ = ["FORMATS", "FormatError", "detect", "field", "iter_jsonl", "read"]
 
 
 def detect(path: str | Path) -> str:
