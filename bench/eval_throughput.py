@@ -43,11 +43,12 @@ def timed(run) -> tuple[list[str], float]:
     return outputs, time.perf_counter() - start
 
 
-def limits(rows: list[dict], cap: int | None) -> list[int]:
+def limits(rows: list[dict], tokenizer, cap: int | None) -> list[int]:
     """Each prompt's token limit as the evaluation sets it, capped at ``cap`` when given."""
-    from taiyi_utils.eval.evaluate import MAX_NEW_TOKENS
+    from taiyi_utils.eval.evaluate import answer_limits
 
-    return [min(cap or 10**9, MAX_NEW_TOKENS.get(r["task"], 128)) for r in rows]
+    per_suite = answer_limits(rows, tokenizer)
+    return [min(cap or 10**9, per_suite[r.get("suite", "")]) for r in rows]
 
 
 def sorted_batches(indices: list[int], prompt_tokens: list[int], batch_size: int) -> list[list[int]]:
@@ -119,7 +120,7 @@ def main() -> int:
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
     humans = [r["conversation"][0]["human"] for r in rows]
     texts = [render_prompt(h, tokenizer) for h in humans]
-    prompt_tokens, caps = [count(t) for t in texts], limits(rows, args.max_new_tokens)
+    prompt_tokens, caps = [count(t) for t in texts], limits(rows, tokenizer, args.max_new_tokens)
     everything, batch = list(range(len(rows))), args.batch_size
     in_order = lambda found: [found[i] for i in everything]  # noqa: E731
     ways = {

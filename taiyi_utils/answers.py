@@ -72,17 +72,18 @@ def key_value(line: str) -> tuple[str, str] | None:
 def split_items(payload: str, source: str | None = None) -> list[str]:
     """Items of an ``a; b`` list.
 
-    With ``source``, a piece ending in a space is re-joined with the next when the
-    joined text occurs verbatim in the source: tokenised IOB text writes
-    ``t ( 8 ; 21 )``, whereas ``a; b`` is always two items. ``；`` and ``;`` without a
+    With ``source``, a piece ending in a space, or one whose open bracket the next closes, is
+    re-joined with the next when the joined text occurs verbatim in the source: tokenised IOB text writes
+    ``t ( 8 ; 21 )`` and ChemProt has ``serotonin (5-hydroxytryptamine; 5HT) transporter``,
+    whereas ``a; b`` is otherwise two items. ``；`` and ``;`` without a
     space split only pieces that are not verbatim source text.
     """
     pieces = re.split(r";(?=\s)\s*", payload)
     items, i = [], 0
     while i < len(pieces):
         j = i + 1
-        while source is not None and j < len(pieces) and pieces[j - 1].endswith(" ") \
-                and "; ".join(pieces[i:j + 1]).strip() in source:
+        while source is not None and j < len(pieces) and "; ".join(pieces[i:j + 1]).strip() in source and (
+                pieces[j - 1].endswith(" ") or _open_bracket(pieces[i:j]) and not _open_bracket(pieces[i:j + 1])):
             j += 1
         item = "; ".join(pieces[i:j]).strip()
         i = j
@@ -93,6 +94,11 @@ def split_items(payload: str, source: str | None = None) -> list[str]:
         else:
             items.extend(p.strip() for p in re.split(r"[;；]", item) if p.strip())
     return [i for i in items if i.lower() not in NONE_WORDS]
+
+
+def _open_bracket(pieces: list[str]) -> bool:
+    text = "; ".join(pieces)
+    return text.count("(") > text.count(")") or text.count("[") > text.count("]")
 
 
 def parse_ner(text: str, source: str | None = None, types: set[str] | None = None) -> set[tuple[str, str]]:

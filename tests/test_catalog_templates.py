@@ -9,7 +9,7 @@ import pytest
 from taiyi_utils.data.catalog import load_catalog
 from taiyi_utils.data.instruct import TEMPLATE_DIR, templates
 from taiyi_utils.data.sources import load_sources
-from taiyi_utils.eval.suites import load_suites
+from taiyi_utils.eval.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 
 
 def test_catalog_has_taiyis_140_datasets():
@@ -27,12 +27,27 @@ def test_sources_and_suites_point_at_real_entries():
     sources = load_sources()
     assert all(s.catalog in names for s in sources.values() if s.catalog)
     suites = load_suites()
-    assert len([s for s in suites.values() if s.paper]) == 13
-    assert all(s.source in sources for s in suites.values() if s.source)
-    taiyi = [s.paper["taiyi"] for s in suites.values() if s.paper]
-    assert round(sum(taiyi) / len(taiyi), 1) == 65.1  # the paper's average
-    chatgpt = [s.paper["chatgpt"] for s in suites.values() if s.paper]
-    assert round(sum(chatgpt) / len(chatgpt), 1) == 49.3
+    averaged = [s for s in suites.values() if s.average]
+    assert len(averaged) == PAPER_SUITES == 13 and all(s.source in sources for s in suites.values())
+    for key, published in PAPER_AVERAGE.items():  # the averaged suites reproduce the paper's AVG row
+        scores = [s.reference[key].score for s in averaged]
+        assert round(sum(scores) / len(scores), 1) == published
+    assert suites["HoC"].reference["sota"].comparable == "yes" and suites["HoC"].metric == "macro_f1"
+    assert suites["KUAKE-QIC-dev"].reference["chatgpt"].metric == "macro_f1"
+
+
+def test_a_suite_with_a_misspelt_source_is_an_error(tmp_path, monkeypatch):
+    from taiyi_utils.eval import suites as module
+
+    bad = tmp_path / "suites.yaml"
+    bad.write_text("X: {task: ner, metric: micro_f1, source: ncbi_diseas, split: test, unit: sentence}\n")
+    monkeypatch.setattr(module, "SUITES_FILE", bad)
+    module.load_suites.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="suite 'X': source 'ncbi_diseas' is not in sources.yaml"):
+            module.load_suites()
+    finally:
+        module.load_suites.cache_clear()
 
 
 TASKS = sorted(p.stem for p in TEMPLATE_DIR.glob("*.yaml"))

@@ -10,14 +10,15 @@ from taiyi_utils.files import read_jsonl
 from test_answers import gold, parsed
 
 SUITES = ["BC5CDR-Chem", "CMeEE-dev", "BC5CDR-RE", "KUAKE-QIC-dev", "PubMedQA", "MedQA-USMLE", "CHEMDNER"]
+TRAIN = {"bc5cdr": "train", "cmeee": "dev-train", "kuake_qic": "train", "pubmedqa": "train", "med_dialogue": "train"}
+HOLDOUT = {"cmeee": 3}  # of the tiny corpus' 6 CMeEE records, 3 train and 3 evaluate
 
 
 @pytest.fixture(scope="module")
 def curated(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("curated")
-    result = curate(tiny, out, train_sources={"bc5cdr": "train", "cmeee": "dev", "kuake_qic": "dev",
-                                              "pubmedqa": "train", "med_dialogue": "train"},
-                    eval_suites=SUITES, eval_samples=2, tokenizer="embedded:smollm2-135m", seed=0)
+    result = curate(tiny, out, train_sources=TRAIN, eval_suites=SUITES, eval_samples=2, holdout=HOLDOUT,
+                    tokenizer="embedded:smollm2-135m", seed=0)
     return out, result
 
 
@@ -26,10 +27,12 @@ def test_files_and_card_agree(curated):
     stage1, stage2 = read_jsonl(out / "stage1.jsonl"), read_jsonl(out / "stage2.jsonl")
     card = json.loads((out / "data_card.json").read_text())
     assert (len(stage1), len(stage2)) == (card["stage1"]["pairs"], card["stage2"]["pairs"])
-    # bc5cdr: 5 docs x (2 NER types + RE + title) = 20; cmeee 6 x 9 types = 54; kuake 6 -> stage 1 = 80,
-    # less the pairs of the items drawn for evaluation (2 CMeEE sentences x 9 types, 2 KUAKE queries)
-    assert card["quality"]["overlap"]["training_pairs_overlapping"] == {"cmeee": 18, "kuake_qic": 2}
-    assert len(stage1) == 80 - 20
+    # bc5cdr: 5 docs x (2 NER types + RE + title) = 20; cmeee dev-train 3 x 9 types = 27; kuake train 6:
+    # stage 1 = 53. Evaluation reads other records (test abstracts, CMeEE dev-eval, KUAKE dev): no overlap
+    assert card["quality"]["overlap"]["training_pairs_overlapping"] == {}
+    assert card["quality"]["overlap"]["eval_items_in_training_after_removal"] == {s: 0 for s in result.eval}
+    assert card["sources"]["cmeee"] == {"split": "dev-train", "records": 3}
+    assert len(stage1) == 53
     assert len(stage2) == len(stage1) + 5 + 6  # replay all of stage 1 + pubmedqa + dialogue
     assert set(stage1[0]) == {"conversation_id", "dataset", "category", "language", "task", "conversation", "tokens"}
     assert {p["category"] for p in stage1} == {"NER", "RE", "TT", "TC"}
@@ -38,7 +41,7 @@ def test_files_and_card_agree(curated):
 def test_eval_files_carry_gold_that_parses_back(curated):
     out, result = curated
     assert set(result.eval) == set(SUITES) - {"CHEMDNER"}
-    assert "CHEMDNER" in result.unavailable and "network" in result.unavailable["CHEMDNER"]
+    assert "BC4CHEMD/test.tsv" in result.unavailable["CHEMDNER"] and "MTL-Bioinformatics" in result.unavailable["CHEMDNER"]
     for suite in result.eval:
         rows = read_jsonl(out / "eval" / f"{suite}.jsonl")
         assert rows and all(r["suite"] == suite and parsed(r) == gold(r) for r in rows)
@@ -48,7 +51,53 @@ def test_eval_files_carry_gold_that_parses_back(curated):
 
 def test_same_seed_same_files(curated, tiny, tmp_path):
     out, _ = curated
-    curate(tiny, tmp_path, train_sources={"bc5cdr": "train", "cmeee": "dev", "kuake_qic": "dev",
-                                          "pubmedqa": "train", "med_dialogue": "train"},
-           eval_suites=SUITES, eval_samples=2, seed=0)
+    curate(tiny, tmp_path, train_sources=TRAIN, eval_suites=SUITES, eval_samples=2, holdout=HOLDOUT, seed=0)
     assert (tmp_path / "stage2.jsonl").read_bytes() == (out / "stage2.jsonl").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def paper_like(raw, tmp_path_factory):
+    """The paper profile's sources and suites on the real local data, sliced, with the embedded tokenizer."""
+    from taiyi_utils.run import load_profile
+
+    params = load_profile("paper")[1]["01_curation"]
+    out = tmp_path_factory.mktemp("paper_like")
+    result = curate(raw, out, train_sources=params["train_sources"], eval_suites=params["eval_suites"],
+                    max_records_per_source=150, eval_samples=40, tokenizer="embedded:smollm2-135m", seed=42)
+    return params, result
+
+
+def test_paper_like_curation_keeps_every_language_and_task_and_leaks_nothing(paper_like):
+    params, result = paper_like
+    card = result.card
+    stage1 = card["stage1"]["by_dataset"]
+    assert all(stage1.get(key, 0) > 0 for key in ("cmeee", "cmeie", "kuake_qic", "chemprot_bc6"))
+    assert {"MedQA-MCMLE", "MedQA-USMLE", "CMeEE-dev", "CMeIE-dev", "KUAKE-QIC-dev", "HoC"} <= set(result.eval)
+    assert set(result.unavailable) == {"CHEMDNER", "BC7LitCovid"}  # their files are not in the shared data
+    after = card["quality"]["overlap"]["eval_items_in_training_after_removal"]
+    assert set(after) == set(result.eval) and set(after.values()) == {0}
+    overlap = card["quality"]["overlap"]  # before removal: USMLE dev shares sentences with 5 sampled test items
+    assert overlap["eval_items_in_training"]["MedQA-USMLE"] == 5 and overlap["training_pairs_overlapping"] == {"medqa_usmle": 14}
+
+
+def test_chemprot_relations_put_the_chemical_first(raw):
+    from taiyi_utils.data.instruct import build_pairs
+    from taiyi_utils.data.sources import get_source, read_split
+
+    docs = read_split("chemprot_bc6", "test", raw)
+    chemicals = {(d.id, e.text) for d in docs for e in d.entities if e.type == "CHEMICAL"}
+    genes = {(d.id, e.text) for d in docs for e in d.entities if e.type.startswith("GENE")}
+    pairs = build_pairs(docs, get_source("chemprot_bc6"), tasks=("re",), seed=0)
+    gold = [(p["record_id"], head, tail) for p in pairs for _, head, tail in p["gold"]]
+    assert len(gold) == 2937  # 3,458 gold relations are 2,937 distinct (relation, chemical, gene) texts
+    assert all((doc, head) in chemicals and (doc, tail) in genes for doc, head, tail in gold)
+
+
+def test_holdout_parts_never_share_a_record_and_follow_the_size(raw):
+    from taiyi_utils.data.sources import read_split
+
+    for key, total in (("cmeee", 5000), ("cmeie", 3585)):
+        held = read_split(key, "dev-eval", raw, {key: 700})
+        rest = read_split(key, "dev-train", raw, {key: 700})
+        assert (len(held), len(rest)) == (700, total - 700) and not {r.id for r in held} & {r.id for r in rest}
+        assert [r.id for r in read_split(key, "dev-eval", raw)][:5] == [r.id for r in read_split(key, "dev-eval", raw)][:5]

@@ -24,8 +24,8 @@ def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monk
     real = ev.generate
 
     def interrupted(model, tokenizer, prompts, on_batch, **kwargs):
-        def save_then_stop(indices, outputs):
-            on_batch(indices, outputs)
+        def save_then_stop(indices, outputs, lengths):
+            on_batch(indices, outputs, lengths)
             saved.extend(indices)
             raise KeyboardInterrupt  # the user stops the run after the first answers came back
 

@@ -45,6 +45,23 @@ EXPECTED = [
     ("PubMedQA/pqal_fold0/train_set.json", {"records": 450}),
     ("PubMedQA/pqal_fold0/dev_set.json", {"records": 50}),
     ("MedQA-USMLE/test.tsv", {"format": "medqa_tsv", "records": 1273, "labels": {"A": 353, "B": 309, "C": 346, "D": 265}}),
+    ("MedQA-USMLE-release/US/4_options/phrases_no_exclude_test.jsonl",  # the same questions as the TSV copy
+     {"format": "medqa_jsonl", "records": 1273, "labels": {"A": 353, "B": 309, "C": 346, "D": 265}}),
+    ("MedQA-USMLE-release/US/dev.jsonl", {"records": 1272, "labels": {"A": 256, "B": 279, "C": 245, "D": 278, "E": 214}}),
+    ("MedQA-MCMLE/Mainland/test.jsonl", {"records": 3426, "labels": {"A": 601, "B": 727, "C": 730, "D": 735, "E": 633}}),
+    ("MedQA-MCMLE/Mainland/4_options/dev.jsonl", {"records": 3425, "labels": {"A": 770, "B": 927, "C": 895, "D": 833}}),
+    ("ChemProt-BioCreativeVI/chemprot_test_abstracts_gs.tsv",
+     {"format": "chemprot_bc6", "records": 800, "entities": {"CHEMICAL": 10810, "GENE-N": 3360, "GENE-Y": 6658},
+      "relations": {"CPR:3": 665, "CPR:4": 1661, "CPR:5": 195, "CPR:6": 293, "CPR:9": 644}}),
+    ("ChemProt-BioCreativeVI/chemprot_training_abstracts.tsv",
+     {"records": 1020, "entities": {"CHEMICAL": 13017, "GENE-N": 4387, "GENE-Y": 8348},
+      "relations": {"CPR:3": 768, "CPR:4": 2254, "CPR:5": 173, "CPR:6": 235, "CPR:9": 727}}),
+    ("ChemProt-BioCreativeVI/chemprot_development_abstracts.tsv",
+     {"records": 612, "entities": {"CHEMICAL": 8004, "GENE-N": 2412, "GENE-Y": 5151},
+      "relations": {"CPR:3": 550, "CPR:4": 1094, "CPR:5": 116, "CPR:6": 199, "CPR:9": 457}}),
+    ("CBLUE-train/KUAKE-QIC/KUAKE-QIC_train.json", {"format": "kuake_qic", "records": 6931}),
+    ("CHIP-CDEE/CHIP-CDEE_train.json", {"format": "chip_cdee", "records": 1587}),
+    ("CHIP-CDEE/CHIP-CDEE_dev.json", {"records": 384}),
     ("CNMLEQA-3k/CNMLEQA-3k.json", {"format": "cnmleqa", "records": 2949}),
     ("HoC/train.tsv", {"format": "hoc", "records": 12119}),
     ("HoC/dev.tsv", {"records": 1798}),
@@ -148,12 +165,6 @@ def test_bigbio_parquet_goes_through_datasets(tmp_path):
     assert (qa.kind, qa.answer, qa.choices) == ("mc", "B", {"A": "yes", "B": "no"})
 
 
-def test_hub_ids_fail_clearly_offline():
-    from taiyi_utils.data.formats.bigbio import load_hub
-    with pytest.raises(RuntimeError, match="bigbio/ncbi_disease.*network"):
-        load_hub("bigbio/ncbi_disease", "ncbi_disease_bigbio_kb", "test")
-
-
 # ------------------------------------------------------------------ malformed input
 MALFORMED = [  # (file under the tiny corpus, how to break it, expected message fragment)
     ("BC5CDR-CDR-PubTator/CDR_TestSet.PubTator.txt", lambda t: t.replace("\tChemical\t", "\t", 1), r"line \d+"),
@@ -164,7 +175,8 @@ MALFORMED = [  # (file under the tiny corpus, how to break it, expected message 
     ("KUAKE-QIC/KUAKE-QIC_dev.json", lambda t: t.replace('"query"', '"q"', 1), "record 0: missing field 'query'"),
     ("PubMedQA/test_set.json", lambda t: t.replace('"final_decision": "yes"', '"final_decision": "perhaps"', 1),
      "final_decision 'perhaps'"),
-    ("MedQA-USMLE/test.tsv", lambda t: t.replace("'A': ", "'Z': ", 1), r"line 2: answer_idx"),
+    ("MedQA-USMLE-release/US/4_options/phrases_no_exclude_test.jsonl",
+     lambda t: t.replace('"answer_idx": "A"', '"answer_idx": "Z"', 1), r"line 1: answer_idx 'Z'"),
     ("CNMLEQA-3k/CNMLEQA-3k.json", lambda t: t.replace('"answer": "opa"', '"answer": "opz"', 1), "record 0: answer"),
     ("HoC/test.tsv", lambda t: t.replace("1_0", "1_7", 1), r"line 2: label flag '1_7'"),
     ("Taiyi-instruction-example/Taiyi_Instruction_Data_Example.jsonl", lambda t: t.replace('"assistant"', '"bot"', 1),

@@ -50,7 +50,7 @@ def test_continuous_batching_matches_one_at_a_time_and_refills_rows(noisy_llama)
                                        with_kwargs=True)
     try:
         answers = generate(model, tokenizer, PROMPTS, max_new_tokens=LIMITS, batch_size=3,
-                           on_batch=lambda indices, texts: reported.extend(zip(indices, texts)))
+                           on_batch=lambda indices, texts, lengths: reported.extend(zip(indices, texts)))
     finally:
         hook.remove()
     assert answers == one_at_a_time(model, tokenizer, PROMPTS, LIMITS)

@@ -18,7 +18,7 @@ from ..files import write_json, write_jsonl
 from ..model import token_counter
 from ..paths import shared_data_root
 from . import mix, quality
-from .instruct import build_pairs
+from .instruct import build_pairs, inventory
 from .sources import get_source, read_split
 from .tiny import write_tiny_corpus
 
@@ -54,6 +54,15 @@ def _sample(records: list, limit: int, seed: str) -> list:
     return random.Random(seed).sample(records, limit)
 
 
+def _check_names(suite: str, task: str, source, records: list) -> None:
+    """A suite whose type / relation names match none of its corpus' labels would score empty gold: refuse."""
+    names = {"ner": source.types, "re": source.relations}.get(task)
+    if names and records:
+        found = inventory(records)["entities" if task == "ner" else "relations"]
+        if found and not set(names) & set(found):
+            raise ValueError(f"suite {suite!r}: its {task} names {sorted(names)} match none of the corpus' {found[:10]}")
+
+
 def _counts(pairs: list[dict]) -> dict:
     tokens = [p["tokens"] for p in pairs]
     return {
@@ -70,8 +79,12 @@ def curate(data_root: str | Path, out_dir: str | Path, *, train_sources: dict[st
            max_records_per_source: int = -1, eval_samples: int = 200, split_ner_by_type: bool = True,
            cap_per_dataset: int = 10_000, caps: dict[str, int] | None = None, replay_fraction: float = 1.0,
            tokenizer: str = "embedded:smollm2-135m", max_tokens: int = 1024, remove_overlap: bool = True,
-           seed: int = 0) -> Curation:
-    """Build and write the stage mixtures and evaluation sets; returns them with the data card."""
+           holdout: dict[str, int] | None = None, seed: int = 0) -> Curation:
+    """Build and write the stage mixtures and evaluation sets; returns them with the data card.
+
+    ``holdout`` sets how many records a dev-only source (CMeEE-V2, CMeIE) holds out for evaluation
+    (source key -> records; default in sources.yaml): its ``dev-train`` part trains, ``dev-eval`` evaluates.
+    """
     data_root, out_dir = Path(data_root), Path(out_dir)
     suites = load_suites()
     unknown = [s for s in eval_suites if s not in suites]
@@ -80,7 +93,7 @@ def curate(data_root: str | Path, out_dir: str | Path, *, train_sources: dict[st
 
     train, read_counts = [], {}
     for key, split in tqdm(train_sources.items(), desc="read + instruct", unit="source"):
-        records = _sample(read_split(key, split, data_root), max_records_per_source, f"train:{key}:{seed}")
+        records = _sample(read_split(key, split, data_root, holdout), max_records_per_source, f"train:{key}:{seed}")
         read_counts[key] = {"split": split, "records": len(records)}
         train += build_pairs(records, get_source(key), seed=seed, split_ner_by_type=split_ner_by_type)
 
@@ -88,12 +101,15 @@ def curate(data_root: str | Path, out_dir: str | Path, *, train_sources: dict[st
     for name in tqdm(eval_suites, desc="eval suites", unit="suite"):
         suite = suites[name]
         try:
-            records = suite.read(data_root)
-        except (FileNotFoundError, RuntimeError, KeyError) as err:
+            records = suite.read(data_root, holdout)
+        except FileNotFoundError as err:
             unavailable[name] = str(err)
             continue
-        pairs = build_pairs(_sample(records, eval_samples, f"eval:{name}:{seed}"), suite.as_source(),
-                            tasks=(suite.task,), seed=seed, template_index=0, split_ner_by_type=split_ner_by_type)
+        source = suite.as_source()
+        _check_names(name, suite.task, source, records)
+        pairs = build_pairs(_sample(records, eval_samples, f"eval:{name}:{seed}"), source, tasks=(suite.task,),
+                            seed=seed, template_index=0, split_ner_by_type=split_ner_by_type,
+                            **({"relation_candidates": suite.candidates} if suite.candidates else {}))
         evaluation[name] = [{**p, "suite": name} for p in pairs]
 
     train, duplicates = quality.dedup(train)
@@ -103,6 +119,8 @@ def curate(data_root: str | Path, out_dir: str | Path, *, train_sources: dict[st
         quality.add_token_counts(pairs, count)
     train, too_long = quality.length_filter(train, max_tokens)
     train, overlap = quality.overlap(train, evaluation, remove=remove_overlap)
+    overlap["eval_items_in_training_after_removal"] = quality.overlap(train, evaluation, remove=False)[1][
+        "eval_items_in_training"]
     stage1, stage2 = mix.build_stages(train, cap_per_dataset=cap_per_dataset, caps=caps,
                                       replay_fraction=replay_fraction, seed=seed)
 

@@ -23,7 +23,7 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 FAMILY = {"ner": "NER", "re": "RE", "ee": "EE", "cls": "TC", "norm": "NEN", "textpair": "TP", "qa": "QA",
           "dialogue": "MRD", "translation": "MT", "title": "TT"}
 JOIN = {"en": ", ", "zh": "，"}
-MAX_RELATIONS_LISTED = 4  # beyond this, a prompt lists the present relation types plus two absent ones
+RELATION_CANDIDATES = 8  # RE prompts of larger schemas list this many types (see _re)
 
 
 @cache
@@ -40,6 +40,7 @@ class Context:
     rng: random.Random
     template_index: int | None  # fixed template (evaluation) or None for a random paraphrase
     split_ner_by_type: bool
+    relation_candidates: int
     inventory: dict[str, list[str]]  # entity types, relation types and labels seen in the records
 
     @property
@@ -70,12 +71,15 @@ def _ner(doc: Document, ctx: Context) -> Iterator[Item]:
 
 
 def _re(doc: Document, ctx: Context) -> Iterator[Item]:
+    """A schema of up to ``relation_candidates`` types is listed whole. A larger one (CMeIE's 43) is listed
+    as a fixed number of candidates: every type the gold holds plus random others, shuffled, so the
+    list's length and order do not tell which types are present (only a gold with more types grows it)."""
     names = ctx.source.relations or {r: r for r in ctx.inventory["relations"]}
     present = list(dict.fromkeys(names[r.type] for r in doc.relations if r.type in names))
     listed = list(dict.fromkeys(names.values()))
-    if len(listed) > MAX_RELATIONS_LISTED:
+    if len(listed) > ctx.relation_candidates:
         absent = [r for r in listed if r not in present]
-        listed = present + ctx.rng.sample(absent, min(2, len(absent)))
+        listed = present + ctx.rng.sample(absent, max(ctx.relation_candidates - len(present), 0))
         ctx.rng.shuffle(listed)
     pairs = {name: [] for name in listed}
     for rel in doc.relations:
@@ -178,9 +182,11 @@ def _family(task: str, rec: Record, source: Source) -> str:
 
 
 def build_pairs(records: list[Record], source: Source, *, tasks: tuple[str, ...] | None = None, seed: int = 0,
-                template_index: int | None = None, split_ner_by_type: bool = True) -> list[dict]:
+                template_index: int | None = None, split_ner_by_type: bool = True,
+                relation_candidates: int = RELATION_CANDIDATES) -> list[dict]:
     """Instruction pairs for every (task, record); deterministic for a given seed."""
-    ctx = Context(source, random.Random(seed), template_index, split_ner_by_type, inventory(records))
+    ctx = Context(source, random.Random(seed), template_index, split_ner_by_type, relation_candidates,
+                  inventory(records))
     pairs = []
     for task in tasks or source.tasks:
         if task not in BUILDERS:

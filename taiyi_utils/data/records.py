@@ -114,6 +114,17 @@ def main_text(record: Record) -> str:
     return record.source
 
 
+def group_sentences(records: list[Classification]) -> list[Classification]:
+    """Sentence records ``<doc>_<n>`` joined into one record per document, labels unioned (HoC abstracts)."""
+    grouped: dict[str, list[Classification]] = {}
+    for record in records:
+        grouped.setdefault(record.id.rpartition("_")[0] or record.id, []).append(record)
+    return [Classification(id=doc, text=" ".join(s.text for s in sentences),
+                           labels=tuple(sorted(set().union(*(s.labels for s in sentences)))),
+                           multi_label=sentences[0].multi_label)
+            for doc, sentences in grouped.items()]
+
+
 def annotation_counts(records: list[Record]) -> dict[str, Counter]:
     """Entity types, relation types and class labels, counted over the records."""
     counts = {"entities": Counter(), "relations": Counter(), "labels": Counter()}

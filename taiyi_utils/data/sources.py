@@ -1,7 +1,13 @@
-"""The local corpora of ``sources.yaml``: resolve their files under a data root and read a split."""
+"""The local corpora of ``sources.yaml``: resolve their files under a data root and read a split.
+
+A source with only a dev split locally (CMeEE-V2, CMeIE) declares ``holdout``: its splits
+``<split>-train`` and ``<split>-eval`` partition that split by a hash of each record's id, so
+the parts never share a record and do not depend on file order or on the sample drawn later.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +17,7 @@ from . import formats
 from .records import Record
 
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
+HOLDOUT_PARTS = ("train", "eval")
 
 
 @dataclass(frozen=True)
@@ -25,22 +32,36 @@ class Source:
     events: dict[str, str] = field(default_factory=dict)
     family: str = ""
     catalog: str = ""
+    holdout: dict = field(default_factory=dict)  # {split: dev, eval: N}: dev-train / dev-eval parts
+    obtain: str = ""  # where to get the files when the data root lacks them
 
     def paths(self, split: str, data_root: Path) -> list[Path]:
         if split not in self.files:
-            raise KeyError(f"source {self.key!r} has no split {split!r}; it has {sorted(self.files)}")
+            raise KeyError(f"source {self.key!r} has no split {split!r}; it has {self.splits()}")
         pattern = self.files[split]
         paths = sorted(data_root.glob(pattern)) if any(c in pattern for c in "*?[") else [data_root / pattern]
-        missing = [p for p in paths if not p.exists()]
-        if not paths or missing:
-            raise FileNotFoundError(f"source {self.key!r} split {split!r}: {missing or pattern} not found under {data_root}")
+        missing = [str(p) for p in paths if not p.exists()] or ([] if paths else [str(data_root / pattern)])
+        if missing:
+            hint = f"; {self.obtain}" if self.obtain else ""
+            raise FileNotFoundError(f"source {self.key!r} split {split!r} needs {', '.join(missing)}{hint}")
         return paths
+
+    def splits(self) -> list[str]:
+        held = [f"{self.holdout['split']}-{part}" for part in HOLDOUT_PARTS] if self.holdout else []
+        return sorted(self.files) + held
 
 
 @cache
 def load_sources() -> dict[str, Source]:
     raw = yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
-    return {key: Source(key=key, **{**spec, "tasks": tuple(spec["tasks"])}) for key, spec in raw.items()}
+    known = {f.name for f in fields(Source)} - {"key"}
+    sources = {}
+    for key, spec in raw.items():
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"{SOURCES_FILE}: source {key!r}: unknown field(s) {unknown}; known: {sorted(known)}")
+        sources[key] = Source(key=key, **{**spec, "tasks": tuple(spec["tasks"])})
+    return sources
 
 
 def get_source(key: str) -> Source:
@@ -50,8 +71,23 @@ def get_source(key: str) -> Source:
     return sources[key]
 
 
-def read_split(key: str, split: str, data_root: Path) -> list[Record]:
+def holdout_part(records: list[Record], key: str, eval_records: int, part: str) -> list[Record]:
+    """The ``eval`` part (``eval_records`` records chosen by id hash) or the ``train`` rest, in file order."""
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"source {key!r}: record ids repeat, so a holdout split cannot be made")
+    ranked = sorted(ids, key=lambda i: hashlib.sha256(f"{key}:{i}".encode()).hexdigest())
+    held = set(ranked[:eval_records])
+    return [r for r in records if (r.id in held) == (part == "eval")]
+
+
+def read_split(key: str, split: str, data_root: Path, holdout: dict[str, int] | None = None) -> list[Record]:
+    """Records of ``split``; ``holdout`` overrides a source's held-out size (source key -> eval records)."""
     source = get_source(key)
+    base, _, part = split.rpartition("-")
+    if source.holdout and base == source.holdout["split"] and part in HOLDOUT_PARTS:
+        size = (holdout or {}).get(key, source.holdout["eval"])
+        return holdout_part(read_split(key, base, data_root), key, size, part)
     records: list[Record] = []
     for path in source.paths(split, Path(data_root)):
         records.extend(formats.read(path, source.format))

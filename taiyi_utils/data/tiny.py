@@ -5,8 +5,6 @@ every file goes through the same readers as the real one.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -70,15 +68,37 @@ def _pubmedqa(offset: int, count: int) -> dict:
     } for i, (chem, dis) in enumerate(PAIRS[offset:offset + count])}
 
 
-def _medqa() -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t")
-    writer.writerow(["", "question", "answer", "options", "meta_info", "answer_idx"])
+def _medqa(options_for, question: str, letters: str = "ABCD") -> str:
+    """MedQA release JSON lines: the answer is always the first option's text at a letter that cycles."""
+    rows = []
     for i, (chem, dis) in enumerate(PAIRS):
-        options = {"A": chem, "B": "aspirin", "C": "insulin", "D": "saline"}
-        writer.writerow([i, f"A patient on a drug develops {dis}. Which drug is most likely responsible?", chem,
-                         repr(options), "step1", "A"])
-    return out.getvalue()
+        right, others = options_for(chem, dis)
+        texts = others[:len(letters) - 1]
+        answer = letters[i % len(letters)]
+        texts.insert(i % len(letters), right)
+        rows.append(json.dumps({"question": question.format(chem=chem, dis=dis), "answer": right,
+                                "options": dict(zip(letters, texts)), "meta_info": "step1", "answer_idx": answer},
+                               ensure_ascii=False))
+    return "\n".join(rows) + "\n"
+
+
+def _chemprot(split: str, offset: int, count: int) -> dict[str, str]:
+    """The BioCreative VI release's three files for one split: abstracts, entities, gold standard."""
+    abstracts, entities, gold = [], [], []
+    for i, (chem, _) in enumerate(PAIRS[offset:offset + count]):
+        pmid, gene = str(4000 + offset + i), ("EGFR", "CYP3A4", "TP53")[i % 3]
+        title, abstract = f"{chem.capitalize()} and {gene}.", f"{chem.capitalize()} inhibits {gene} in cells."
+        text = f"{title} {abstract}"
+        start = text.index(chem.capitalize(), len(title))
+        abstracts.append(f"{pmid}\t{title}\t{abstract}")
+        entities += [f"{pmid}\tT1\tCHEMICAL\t{start}\t{start + len(chem)}\t{chem.capitalize()}",
+                     f"{pmid}\tT2\tGENE-Y\t{text.index(gene, start)}\t{text.index(gene, start) + len(gene)}\t{gene}"]
+        gold.append(f"{pmid}\tCPR:4\tArg1:T1\tArg2:T2")
+    suffix = "_gs" if split == "test" else ""
+    folder = "ChemProt-BioCreativeVI"
+    return {f"{folder}/chemprot_{split}_abstracts{suffix}.tsv": "\n".join(abstracts) + "\n",
+            f"{folder}/chemprot_{split}_entities{suffix}.tsv": "\n".join(entities) + "\n",
+            f"{folder}/chemprot_{split}_gold_standard.tsv": "\n".join(gold) + "\n"}
 
 
 def write_tiny_corpus(root: str | Path) -> Path:
@@ -93,7 +113,12 @@ def write_tiny_corpus(root: str | Path) -> Path:
         "HoC/train.tsv": _hoc(0, 5), "HoC/test.tsv": _hoc(5, 3),
         "PubMedQA/pqal_fold0/train_set.json": json.dumps(_pubmedqa(0, 5)),
         "PubMedQA/test_set.json": json.dumps(_pubmedqa(5, 3)),
-        "MedQA-USMLE/test.tsv": _medqa(),
+        "MedQA-USMLE-release/US/4_options/phrases_no_exclude_test.jsonl": _medqa(
+            lambda chem, dis: (chem, ["aspirin", "insulin", "saline"]),
+            "A patient on a drug develops {dis}. Which drug is most likely responsible?"),
+        "MedQA-MCMLE/Mainland/test.jsonl": _medqa(
+            lambda chem, dis: (chem, ["阿司匹林", "胰岛素", "生理盐水", "青霉素"]), "服药后出现{dis}，最可能的药物是", "ABCDE"),
+        **_chemprot("training", 0, 5), **_chemprot("test", 5, 3),
         "CMeEE-V2/CMeEE-V2_dev.json": json.dumps([{
             "text": f"{dis}患者常有{sym}，可服用{drug}。",
             "entities": [{"start_idx": 0, "end_idx": len(dis) - 1, "type": "dis", "entity": dis},
@@ -105,6 +130,9 @@ def write_tiny_corpus(root: str | Path) -> Path:
             "spo_list": [{"predicate": "药物治疗", "subject": dis, "object": {"@value": drug}},
                          {"predicate": "临床表现", "subject": dis, "object": {"@value": sym}}]}, ensure_ascii=False) + "\n"
             for dis, sym, drug, _ in ZH),
+        "CBLUE-train/KUAKE-QIC/KUAKE-QIC_train.json": json.dumps([{"id": f"t{i}", "query": f"{sym}是{dis}吗", "label": intent}
+                                                                   for i, (dis, sym, _, intent) in enumerate(ZH)],
+                                                                  ensure_ascii=False),
         "KUAKE-QIC/KUAKE-QIC_dev.json": json.dumps([{"id": f"s{i}", "query": f"{dis}{sym}怎么办？", "label": intent}
                                                     for i, (dis, sym, _, intent) in enumerate(ZH)], ensure_ascii=False),
         "CNMLEQA-3k/CNMLEQA-3k.json": json.dumps([{

@@ -1,9 +1,13 @@
 """Evaluate models on the curated suites: cached generation, scoring, metrics with bootstrap intervals.
 
-Prompts of every suite are generated together (fuller batches; each keeps its task's
+Prompts of every suite are generated together (fuller batches; each keeps its suite's
 token limit), and outputs are cached per model as JSON lines keyed by suite and item,
 appended as each answer finishes: an interrupted evaluation resumes without recomputing
 finished items (a line cut short by a kill is ignored and regenerated).
+
+A suite's answer limit comes from its gold answers under the evaluated tokenizer (the longest
+plus ``LIMIT_SLACK``), so no gold answer of the evaluated slice would be cut off; each
+prediction records whether it stopped at the limit, and summaries report that share.
 """
 from __future__ import annotations
 
@@ -16,10 +20,20 @@ from .metrics import bootstrap_ci, macro_f1, micro
 from .score import score_row
 from .suites import load_suites
 
-MAX_NEW_TOKENS = {"ner": 128, "re": 160, "cls": 48, "norm": 64, "qa": 48}
+LIMIT_SLACK = 8  # tokens beyond the longest gold answer: room for a closing word, not for a second answer
 
 
-def _read_cache(path: Path) -> dict[str, str]:
+def answer_limits(rows: list[dict], tokenizer) -> dict[str, int]:
+    """Max new tokens per suite: its longest gold answer under ``tokenizer`` plus ``LIMIT_SLACK``."""
+    golds = [r["conversation"][0]["assistant"] for r in rows]
+    lengths = [len(ids) for ids in tokenizer(golds, add_special_tokens=False)["input_ids"]] if golds else []
+    limits: dict[str, int] = {}
+    for row, length in zip(rows, lengths):
+        limits[row.get("suite", "")] = max(limits.get(row.get("suite", ""), 0), length + LIMIT_SLACK)
+    return limits
+
+
+def _read_cache(path: Path) -> dict[str, dict]:
     done = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -27,7 +41,7 @@ def _read_cache(path: Path) -> dict[str, str]:
                 item = json.loads(line)
             except json.JSONDecodeError:
                 continue  # the last line of a killed run
-            done[item["id"]] = item["output"]
+            done[item["id"]] = item
     return done
 
 
@@ -37,22 +51,26 @@ def item_key(row: dict) -> str:
 
 
 def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_format: str = "template",
-            batch_size: int = 64, label: str = "") -> dict[str, str]:
-    """Model outputs for ``rows`` by ``item_key``, generating only what ``cache`` lacks."""
+            batch_size: int = 64, label: str = "") -> dict[str, dict]:
+    """``{"output", "cut"}`` for ``rows`` by ``item_key``, generating only what ``cache`` lacks.
+
+    ``cut`` is true when the answer stopped at its suite's token limit (see ``answer_limits``).
+    """
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
     todo = [r for r in rows if item_key(r) not in done]
+    limits = answer_limits(rows, tokenizer)
+    budget = [limits[r.get("suite", "")] for r in todo]
     with cache.open("a", encoding="utf-8") as handle:
-        def save(indices: list[int], outputs: list[str]) -> None:
-            for i, output in zip(indices, outputs):
-                done[item_key(todo[i])] = output
-                handle.write(json.dumps({"id": item_key(todo[i]), "output": output}, ensure_ascii=False) + "\n")
+        def save(indices: list[int], outputs: list[str], lengths: list[int]) -> None:
+            for i, output, length in zip(indices, outputs, lengths):
+                done[item_key(todo[i])] = item = {"id": item_key(todo[i]), "output": output, "cut": length >= budget[i]}
+                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
             handle.flush()
 
         generate(model, tokenizer, [r["conversation"][0]["human"] for r in todo], chat_format=chat_format,
-                 max_new_tokens=[MAX_NEW_TOKENS.get(r["task"], 128) for r in todo], batch_size=batch_size,
-                 desc=label or "generate", on_batch=save)
+                 max_new_tokens=budget, batch_size=batch_size, desc=label or "generate", on_batch=save)
     return {item_key(r): done[item_key(r)] for r in rows}
 
 
@@ -63,7 +81,8 @@ def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 10
     PromptCBLUE's KUAKE-QIC score), so a label never predicted nor present still counts as 0.
     """
     summary = {"suite": suite, "metric": metric, "items": len(scored), "records": len({s["record_id"] for s in scored}),
-               "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0}
+               "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0,
+               "cut_rate": sum(s.get("cut", False) for s in scored) / len(scored) if scored else 0.0}
     if "correct" in (scored[0] if scored else {}):
         correct = [bool(s["correct"]) for s in scored]
         summary["accuracy"] = sum(correct) / len(correct)
@@ -99,7 +118,8 @@ def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Pat
                       chat_format=chat_format, batch_size=batch_size, label=label)
     summaries, scored_rows = [], []
     for suite in suites:
-        scored = [{**score_row(r, outputs[item_key(r)]), "model": label} for r in rows if r["suite"] == suite]
+        scored = [{**score_row(r, outputs[item_key(r)]["output"]), "cut": outputs[item_key(r)].get("cut", False),
+                   "model": label} for r in rows if r["suite"] == suite]
         summaries.append({"model": label, **summarize(suite, scored, suite_metric(suite, scored))})
         scored_rows += scored
     return summaries, scored_rows

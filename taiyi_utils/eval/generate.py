@@ -21,14 +21,15 @@ from ..chat import render_prompt
 def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "template",
              max_new_tokens: int | list[int] = 128, batch_size: int = 64, max_batch_tokens: int = 32768,
              desc: str = "generate", histories: list[list[dict]] | None = None,
-             on_batch: Callable[[list[int], list[str]], None] | None = None) -> list[str]:
+             on_batch: Callable[[list[int], list[str], list[int]], None] | None = None) -> list[str]:
     """Greedy answers to ``prompts``, in input order; ``histories`` holds each prompt's earlier turns.
 
     ``max_new_tokens`` may differ per prompt. At most ``batch_size`` answers are decoded
     together, and a prompt joins only while rows x (padded length + answer limit) stays within
     ``max_batch_tokens``, which bounds the cache: 32768 tokens are 1.9 GB for Qwen2-7B in bf16.
-    Prompts join shortest first so rows pad little. ``on_batch(indices, answers)`` sees the
-    answers finished at each step, so a caller can save them at once.
+    Prompts join shortest first so rows pad little. ``on_batch(indices, answers, lengths)`` sees
+    the answers finished at each step, with their token counts (an answer as long as its limit was
+    cut off there), so a caller can save them at once.
     """
     import torch
 
@@ -44,7 +45,7 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
             for i, ids in done.items():
                 answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
             if on_batch is not None and done:
-                on_batch(list(done), [answers[i] for i in done])
+                on_batch(list(done), [answers[i] for i in done], [len(ids) for ids in done.values()])
             bar.update(len(done))
 
         _Decoder(model, tokenizer.eos_token_id, prompt_ids, limits, batch_size, max_batch_tokens).run(finish)

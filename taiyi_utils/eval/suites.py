@@ -1,17 +1,30 @@
-"""The paper's test sets as named suites: where each comes from, its task, metric and reference numbers."""
+"""The paper's test sets as declarations (suites.yaml): what is scored, how, and against which published numbers."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from ..data.formats import bigbio
-from ..data.records import Record
-from ..data.sources import Source, get_source, read_split
+from ..data.records import Record, group_sentences
+from ..data.sources import Source, get_source, load_sources, read_split
 
 SUITES_FILE = Path(__file__).with_name("suites.yaml")
+METRICS = ("micro_f1", "macro_f1", "accuracy")
+COMPARABLE = ("yes", "no", "unverified")
+PAPER_AVERAGE = {"taiyi": 65.1, "chatgpt": 49.3, "sota": 73.5}  # the paper's AVG row, over its 13 test sets
+PAPER_SUITES = 13
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One published number beside ours: its metric, and whether our score can be set beside it."""
+    score: float
+    metric: str
+    comparable: str
+    why: str = ""
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -19,27 +32,49 @@ class Suite:
     name: str
     task: str
     metric: str
-    source: str = ""
-    split: str = ""
-    hub: dict = field(default_factory=dict)
-    language: str = ""
+    source: str
+    split: str
+    unit: str
+    note: str = ""
     types: dict = field(default_factory=dict)
-    paper: dict = field(default_factory=dict)
+    relations: dict = field(default_factory=dict)
+    group: str = ""
+    candidates: int = 0
+    average: bool = False
+    reference: dict[str, Reference] = field(default_factory=dict)
 
     def as_source(self) -> Source:
-        """The Source whose language and label names build this suite's prompts."""
-        if self.source:
-            return get_source(self.source)
-        return Source(key=self.name, format="bigbio", files={}, language=self.language, tasks=(self.task,),
-                      types=self.types)
+        """The Source whose language and names build this suite's prompts (with the suite's overrides)."""
+        overrides = {k: v for k, v in (("types", self.types), ("relations", self.relations)) if v}
+        return replace(get_source(self.source), **overrides)
 
-    def read(self, data_root: Path, trust_remote_code: bool = False) -> list[Record]:
-        if self.source:
-            return read_split(self.source, self.split, data_root)
-        return bigbio.load_hub(self.hub["id"], self.hub.get("config"), self.hub.get("split", "test"), trust_remote_code)
+    def read(self, data_root: Path, holdout: dict[str, int] | None = None) -> list[Record]:
+        records = read_split(self.source, self.split, data_root, holdout)
+        return group_sentences(records) if self.group else records
+
+
+def _suite(name: str, spec: dict) -> Suite:
+    where = f"{SUITES_FILE}: suite {name!r}"
+    known = {f.name for f in fields(Suite)} - {"name"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
+    sources = load_sources()
+    if spec.get("source") not in sources:
+        raise ValueError(f"{where}: source {spec.get('source')!r} is not in sources.yaml")
+    if spec["split"] not in sources[spec["source"]].splits():
+        raise ValueError(f"{where}: source {spec['source']!r} has no split {spec['split']!r}")
+    if spec.get("metric") not in METRICS:
+        raise ValueError(f"{where}: metric {spec.get('metric')!r} is not one of {METRICS}")
+    references = {}
+    for column, ref in (spec.pop("reference", None) or {}).items():
+        if ref.get("metric") not in METRICS or ref.get("comparable") not in COMPARABLE:
+            raise ValueError(f"{where}: reference {column!r} needs metric in {METRICS} and comparable in {COMPARABLE}")
+        references[column] = Reference(**ref)
+    return Suite(name=name, reference=references, **spec)
 
 
 @cache
 def load_suites() -> dict[str, Suite]:
     raw = yaml.safe_load(SUITES_FILE.read_text(encoding="utf-8"))
-    return {name: Suite(name=name, **spec) for name, spec in raw.items()}
+    return {name: _suite(name, dict(spec)) for name, spec in raw.items()}

@@ -13,31 +13,63 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from ..eval.suites import load_suites
+from ..eval.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 from ..files import atomic_write_text
 
 PAPER = {"taiyi": "Taiyi (paper)", "chatgpt": "ChatGPT-3.5 (paper)", "sota": "best fine-tuned (paper)"}
+PATTERN = {"yes": "", "unverified": ".", "no": "/"}  # bar hatching of a published number by comparability
 
 
 def results_table(summaries: list[dict]) -> pd.DataFrame:
-    """Suites x models (score in %, with 95% CI) beside the paper's numbers; last row averages the suites."""
+    """Suites x models (score in %, 95% CI, n) beside the paper's numbers, each with its metric and comparability.
+
+    Where a published number uses another metric that we also compute (KUAKE-QIC's ChatGPT
+    macro-F1), ours in that metric has its own column. The last row averages the suites that
+    stand for the paper's averaged test sets, ours and the paper's over the same ones; the
+    paper's own 13-suite average is kept in ``table.attrs["paper_average"]``.
+    """
     suites = load_suites()
     table = pd.DataFrame(summaries)
-    wide = table.pivot(index="suite", columns="model", values="score").mul(100).round(1)
-    ci = table.assign(ci=table.apply(lambda r: f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", axis=1)) \
-        .pivot(index="suite", columns="model", values="ci").add_suffix(" 95% CI")
-    out = pd.concat([wide, ci], axis=1)
+    out = table.pivot(index="suite", columns="model", values="score").mul(100).round(1)
+    models = list(out.columns)
+    out = out.join(table.assign(ci=table.apply(lambda r: f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", axis=1))
+                   .pivot(index="suite", columns="model", values="ci").add_suffix(" 95% CI"))
+    spec = lambda s: suites.get(s)  # noqa: E731
+    other_metrics = sorted({r.metric for s in out.index if spec(s) for r in spec(s).reference.values()
+                            if r.metric != spec(s).metric and r.comparable == "yes"})
+    for metric in other_metrics:
+        if metric in table:
+            wide = table.pivot(index="suite", columns="model", values=metric).mul(100).round(1)
+            for model in models:
+                out[f"{model} {metric}"] = [wide.at[s, model] if any(
+                    r.metric == metric and r.comparable == "yes" for r in spec(s).reference.values()) else None
+                    for s in out.index]
+    out.insert(0, "n", table.groupby("suite")["items"].max())
+    out.insert(0, "metric", [spec(s).metric if spec(s) else "" for s in out.index])
+    out.insert(0, "unit", [spec(s).unit if spec(s) else "" for s in out.index])
     for key, name in PAPER.items():
-        out[name] = [suites[s].paper.get(key) if s in suites else None for s in out.index]
-    out.insert(0, "metric", [suites[s].metric if s in suites else "" for s in out.index])
-    numeric = [c for c in out.columns if c != "metric" and not c.endswith("CI")]
-    average = out[numeric].mean(numeric_only=True).round(1)
-    out.loc["average (suites shown)"] = {**average.to_dict(), "metric": ""}
-    return out
+        refs = [spec(s).reference.get(key) if spec(s) else None for s in out.index]
+        out[name] = [r.score if r else None for r in refs]
+        out[f"{name} metric"] = [r.metric if r else "" for r in refs]
+        out[f"{name} comparable"] = [r.comparable if r else "" for r in refs]
+    averaged = [s for s in out.index if spec(s) and spec(s).average]
+    label = f"average ({len(averaged)} of the paper's {PAPER_SUITES} averaged suites)"
+    out.loc[label] = {c: round(out.loc[averaged, c].astype(float).mean(), 1) for c in [*models, *PAPER.values()]}
+    out.attrs["paper_average"] = {PAPER[k]: v for k, v in PAPER_AVERAGE.items()}
+    out.attrs["averaged"] = averaged
+    return out.fillna("")
+
+
+def reference_notes(suite_names: list[str]) -> pd.DataFrame:
+    """Why each published number is, or is not, comparable with ours: one row per suite and column."""
+    suites = load_suites()
+    return pd.DataFrame([{"suite": s, "unit": suites[s].unit, "column": PAPER[key], "metric": ref.metric,
+                          "comparable": ref.comparable, "why": ref.why}
+                         for s in suite_names if s in suites for key, ref in suites[s].reference.items()])
 
 
 def comparison_bar(summaries: list[dict]) -> go.Figure:
-    """Grouped bars per suite: our models with CI error bars, and the paper's Taiyi / ChatGPT / SOTA."""
+    """Grouped bars per suite: our models with CI error bars, and the paper's numbers hatched by comparability."""
     suites = load_suites()
     table = pd.DataFrame(summaries)
     order = list(dict.fromkeys(table["suite"]))
@@ -48,10 +80,14 @@ def comparison_bar(summaries: list[dict]) -> go.Figure:
                     error_y=dict(type="data", symmetric=False, array=(rows["ci_high"] - rows["score"]) * 100,
                                  arrayminus=(rows["score"] - rows["ci_low"]) * 100))
     for key, name in PAPER.items():
-        fig.add_bar(name=name, x=order, y=[suites[s].paper.get(key) if s in suites else None for s in order],
-                    opacity=0.45)
-    return fig.update_layout(barmode="group", title="Score per suite (micro-F1 or accuracy, %) with 95% bootstrap CI",
-                             yaxis_title="score (%)", height=460, legend=dict(orientation="h", y=-0.25))
+        refs = [suites[s].reference.get(key) if s in suites else None for s in order]
+        fig.add_bar(name=name, x=order, y=[r.score if r else None for r in refs], opacity=0.45,
+                    marker_pattern_shape=[PATTERN[r.comparable] if r else "" for r in refs],
+                    hovertext=[f"{r.metric}, comparable: {r.comparable}. {r.why}" if r else "" for r in refs])
+    return fig.update_layout(barmode="group", yaxis_title="score (%)", height=480,
+                             title="Score per suite (%) with 95% bootstrap CI; paper numbers hatched: "
+                                   "/ not comparable, · unverified (hover for why)",
+                             legend=dict(orientation="h", y=-0.25))
 
 
 def error_table(scored: list[dict]) -> pd.DataFrame:

@@ -4,13 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..records import Record
-from . import (bigbio, bioasq, bioc, chemprot, chip_cdn, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv, ddi_xml, firefly,
-               generic, hoc, iob, kuake_qic, med_dialogue_csv, medqa_tsv, promptcblue, pubmedqa, pubtator, squad)
+from . import (bigbio, bioasq, bioc, chemprot, chemprot_bc6, chip_cdee, chip_cdn, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv,
+               ddi_xml, firefly, generic, hoc, iob, kuake_qic, litcovid_csv, med_dialogue_csv, medqa_jsonl, medqa_tsv,
+               promptcblue, pubmedqa, pubtator, squad)
 from ._base import FormatError, Peek, field, iter_jsonl
 
 FORMATS = {m.NAME: m for m in (
-    pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdn, promptcblue, pubmedqa, medqa_tsv, cnmleqa, bioasq,
-    squad, hoc, chemprot, ddi_tsv, ddi_xml, cmb_clin, med_dialogue_csv, firefly, bigbio, generic,
+    pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdee, chip_cdn, promptcblue, pubmedqa, medqa_tsv, medqa_jsonl, cnmleqa,
+    bioasq, squad, hoc, chemprot, chemprot_bc6, ddi_tsv, ddi_xml, cmb_clin, med_dialogue_csv, firefly, bigbio,
+    litcovid_csv, generic,
 )}
 
 __all__ = ["FORMATS", "FormatError", "detect", "field", "iter_jsonl", "read"]

@@ -1,7 +1,7 @@
-"""BigBIO schemas (kb, text, qa, pairs, t2t) from a local JSON-lines file or a hub id via ``datasets``.
+"""BigBIO schemas (kb, text, qa, pairs, t2t) from a local export: JSON lines or parquet.
 
-Hub ids (``bigbio/bc5cdr`` + config ``bc5cdr_bigbio_kb``) need network; BigBIO's
-loaders are scripts, so ``trust_remote_code`` must be asked for explicitly.
+BigBIO's hub loaders are scripts, which ``datasets`` 4 no longer runs; export a dataset once
+(or use its parquet conversion) and read the file.
 """
 from __future__ import annotations
 
@@ -95,20 +95,3 @@ def read(path: Path) -> list[Record]:
         table = datasets.load_dataset("parquet", data_files=str(path), split="train")
         return from_rows(((f"row {i}", row) for i, row in enumerate(table)), path)
     return from_rows(iter_jsonl(path), path)
-
-
-def load_hub(hub_id: str, config: str | None = None, split: str = "train",
-             trust_remote_code: bool = False) -> list[Record]:
-    """Records of a BigBIO dataset on the hub; a clear error when it cannot be reached."""
-    import datasets
-
-    kwargs = {"trust_remote_code": True} if trust_remote_code else {}
-    try:
-        table = datasets.load_dataset(hub_id, name=config, split=split, **kwargs)
-    except Exception as err:  # datasets raises many types for offline / missing / script-only repos
-        raise RuntimeError(
-            f"could not load {hub_id} (config {config}, split {split}) from the hub: {err}. "
-            "This needs network access (and trust_remote_code: true for BigBIO's script loaders); "
-            "offline, export the dataset once to JSON lines in the BigBIO schema and read that file."
-        ) from err
-    return from_rows(((f"row {i}", row) for i, row in enumerate(table)), hub_id)

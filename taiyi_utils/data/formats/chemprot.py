@@ -1,7 +1,10 @@
-"""ChemProt (SciBERT JSON lines): protein marked ``<< >>``, chemical ``[[ ]]``, one relation label.
+"""ChemProt as SciBERT ships it (JSON lines): two arguments marked ``<< >>`` and ``[[ ]]``, one relation label.
 
-Markers are removed; both arguments become entities with offsets in the clean text
-and the label becomes a (chemical -> protein) relation.
+The markers give the arguments' order in the sentence, not their types: ``<< >>`` is the
+first argument, ``[[ ]]`` the second, whichever is the chemical. Markers are removed and the
+arguments become untyped entities ("first argument", "second argument"); the label joins them
+in sentence order. For typed, directed chemical -> gene pairs use the BioCreative VI release
+(``chemprot_bc6``).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from ..records import Document, Entity, Relation
 from ._base import FormatError, Peek, field, iter_jsonl
 
 NAME = "chemprot"
+FIRST, SECOND = "first argument", "second argument"
 _MARK = re.compile(r"<< (.+?) >>|\[\[ (.+?) \]\]")
 
 
@@ -28,14 +32,14 @@ def read(path: Path) -> list[Document]:
             parts.append(marked[cursor:match.start()])
             start = sum(map(len, parts))
             mention = match.group(1) or match.group(2)
-            kind = "protein" if match.group(1) else "chemical"
+            kind = FIRST if match.group(1) else SECOND
             entities[kind] = Entity(start, start + len(mention), kind, mention)
             parts.append(mention)
             cursor = match.end()
         parts.append(marked[cursor:])
-        if set(entities) != {"protein", "chemical"}:
-            raise FormatError(path, lineno, "text should mark one protein << >> and one chemical [[ ]]")
-        relation = Relation(field(row, "label", path, lineno, str), entities["chemical"].text, entities["protein"].text)
+        if set(entities) != {FIRST, SECOND}:
+            raise FormatError(path, lineno, "text should mark one argument << >> and one [[ ]]")
+        relation = Relation(field(row, "label", path, lineno, str), entities[FIRST].text, entities[SECOND].text)
         docs.append(Document(id=f"{path.stem}-{lineno}", text="".join(parts),
                              entities=sorted(entities.values(), key=lambda e: e.start), relations=[relation]))
     return docs
