@@ -101,3 +101,33 @@ def test_holdout_parts_never_share_a_record_and_follow_the_size(raw):
         rest = read_split(key, "dev-train", raw, {key: 700})
         assert (len(held), len(rest)) == (700, total - 700) and not {r.id for r in held} & {r.id for r in rest}
         assert [r.id for r in read_split(key, "dev-eval", raw)][:5] == [r.id for r in read_split(key, "dev-eval", raw)][:5]
+
+
+def test_chemdner_and_litcovid_run_once_their_files_are_under_the_data_root(tiny, tmp_path):
+    (tiny / "BC4CHEMD").mkdir(exist_ok=True)
+    (tiny / "BC4CHEMD" / "test.tsv").write_text("Aspirin\tB-Chemical\nhelps\tO\n\nNo\tO\nchemicals\tO\n\n")
+    (tiny / "BC7-LitCovid").mkdir(exist_ok=True)
+    (tiny / "BC7-LitCovid" / "BC7-LitCovid-Test-GS.csv").write_text(
+        "pmid,journal,title,abstract,keywords,pub_type,authors,doi,label\n"
+        '1,J,"Masks, again",Masks cut spread.,,,,,Prevention;Transmission\n2,J,Remdesivir,A trial.,,,,,Treatment\n')
+    try:
+        result = curate(tiny, tmp_path, train_sources={}, eval_suites=["CHEMDNER", "BC7LitCovid"], eval_samples=-1)
+    finally:
+        for folder in ("BC4CHEMD", "BC7-LitCovid"):
+            for path in (tiny / folder).iterdir():
+                path.unlink()
+            (tiny / folder).rmdir()
+    assert result.unavailable == {}
+    assert [r["gold"] for r in result.eval["CHEMDNER"]] == [[("chemical", "Aspirin")], []]
+    assert [r["gold"] for r in result.eval["BC7LitCovid"]] == [["Prevention", "Transmission"], ["Treatment"]]
+
+
+def test_a_suite_whose_names_match_nothing_in_its_corpus_is_refused(tiny, tmp_path):
+    (tiny / "BC4CHEMD").mkdir(exist_ok=True)
+    (tiny / "BC4CHEMD" / "test.tsv").write_text("Aspirin\tB-CHEM\nhelps\tO\n\n")
+    try:
+        with pytest.raises(ValueError, match=r"suite 'CHEMDNER': its ner names \['Chemical'\] match none of .*'CHEM'"):
+            curate(tiny, tmp_path, train_sources={}, eval_suites=["CHEMDNER"], eval_samples=-1)
+    finally:
+        (tiny / "BC4CHEMD" / "test.tsv").unlink()
+        (tiny / "BC4CHEMD").rmdir()

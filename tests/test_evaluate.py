@@ -77,3 +77,44 @@ def test_score_cli_matches_hand_computed_values(tmp_path):
                           "--pred", str(qa_pred), "--json"], capture_output=True, text=True, check=True).stdout
     result = json.loads(out)
     assert (result["n"], result["accuracy"], result["metric"]) == (2, 0.5, "accuracy")
+
+
+def test_answer_limits_cover_every_gold_answer_and_cut_answers_are_marked(raw, tmp_path, monkeypatch):
+    from taiyi_utils.data.instruct import build_pairs
+    from taiyi_utils.data.sources import get_source, read_split
+
+    tokenizer = models.load_tokenizer("embedded:smollm2-135m")
+    rows = [{**p, "suite": "CMeIE-dev"} for p in build_pairs(read_split("cmeie", "dev-eval", raw)[:60],
+                                                              get_source("cmeie"), tasks=("re",), template_index=0)]
+    longest = max(len(tokenizer(r["conversation"][0]["assistant"], add_special_tokens=False)["input_ids"]) for r in rows)
+    assert ev.answer_limits(rows, tokenizer) == {"CMeIE-dev": longest + ev.LIMIT_SLACK}
+    assert longest > 160  # the old fixed cap would have cut the longest gold answers off
+
+    limit = ev.answer_limits(rows[:2], tokenizer)["CMeIE-dev"]
+
+    def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
+        assert max_new_tokens == [limit, limit]
+        on_batch([0, 1], ["stopped at the limit", "ended by itself"], [limit, limit - 1])
+
+    monkeypatch.setattr(ev, "generate", fake_generate)
+    outputs = predict(None, tokenizer, rows[:2], tmp_path / "cache.jsonl")
+    assert [o["cut"] for o in outputs.values()] == [True, False]
+
+
+def test_results_table_flags_comparability_and_averages_the_papers_suites():
+    from taiyi_utils.viz.evaluation import results_table
+
+    def summary(model, suite, score, macro=None):
+        return {"model": model, "suite": suite, "score": score, "ci_low": score - 0.1, "ci_high": score + 0.1,
+                "items": 30, **({"macro_f1": macro} if macro is not None else {})}
+
+    summaries = [summary(m, s, v, macro) for m in ("base", "stage 2") for s, v, macro in
+                 (("HoC", 0.5, 0.5), ("HoC-sentences", 0.4, 0.2), ("KUAKE-QIC-dev", 0.6, 0.3), ("CNMLEQA", 0.9, None))]
+    table = results_table(summaries)
+    assert table.loc["HoC", "metric"] == "macro_f1" and table.loc["HoC", "unit"] == "abstract"
+    assert table.loc["HoC", "best fine-tuned (paper) comparable"] == "yes"
+    assert table.loc["HoC", "Taiyi (paper) comparable"] == "no"
+    assert table.loc["KUAKE-QIC-dev", "base macro_f1"] == 30.0  # ChatGPT's macro-F1 gets ours beside it
+    average = table.loc["average (2 of the paper's 13 averaged suites)"]  # HoC-sentences and KUAKE-QIC only
+    assert average["base"] == 50.0 and average["Taiyi (paper)"] == round((80.0 + 77.4) / 2, 1)
+    assert table.attrs["paper_average"]["Taiyi (paper)"] == 65.1 and table.loc["CNMLEQA", "n"] == 30

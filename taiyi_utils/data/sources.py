@@ -43,7 +43,7 @@ class Source:
         missing = [str(p) for p in paths if not p.exists()] or ([] if paths else [str(data_root / pattern)])
         if missing:
             hint = f"; {self.obtain}" if self.obtain else ""
-            raise FileNotFoundError(f"source {self.key!r} split {split!r} needs {', '.join(missing)}{hint}")
+            raise FileNotFoundError(f"source {self.key!r} split {split!r}: {', '.join(missing)} not found{hint}")
         return paths
 
     def splits(self) -> list[str]:

@@ -57,7 +57,7 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
     out.loc[label] = {c: round(out.loc[averaged, c].astype(float).mean(), 1) for c in [*models, *PAPER.values()]}
     out.attrs["paper_average"] = {PAPER[k]: v for k, v in PAPER_AVERAGE.items()}
     out.attrs["averaged"] = averaged
-    return out.fillna("")
+    return out.astype(object).fillna("")
 
 
 def reference_notes(suite_names: list[str]) -> pd.DataFrame:
