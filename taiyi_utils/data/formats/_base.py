@@ -1,6 +1,7 @@
 """What every reader shares: clear errors that name the place, and a cheap peek for sniffing."""
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,6 +48,22 @@ def field(obj: dict, key: str, path: Path, where: str | int, kind: type | tuple 
         expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise FormatError(path, where, f"field {key!r} should be {expected}, got {type(value).__name__}")
     return value
+
+
+def header_rows(path: Path, required: tuple[str, ...], delimiter: str) -> Iterator[tuple[int, dict]]:
+    """(line number, row) of a CSV/TSV with a header; a header without ``required`` columns is an error."""
+    csv.field_size_limit(10**8)
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise FormatError(path, 1, f"header lacks column(s) {missing}; found {reader.fieldnames}")
+        for row in reader:
+            yield reader.line_num, row
+
+
+def has_header(peek: "Peek", required: tuple[str, ...], delimiter: str) -> bool:
+    return all(col in peek.first_line.split(delimiter) for col in required)
 
 
 def json_array(path: Path) -> list:

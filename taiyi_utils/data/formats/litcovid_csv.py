@@ -6,33 +6,25 @@ Transmission, Epidemic Forecasting, Case Report). One multi-label record per art
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..records import Classification
-from ._base import FormatError, Peek
+from ._base import FormatError, Peek, has_header, header_rows
 
 NAME = "litcovid_csv"
 _REQUIRED = ("pmid", "title", "abstract", "label")
 
 
 def sniff(peek: Peek) -> bool:
-    header = peek.first_line.split(",")
-    return all(col in header for col in _REQUIRED)
+    return has_header(peek, _REQUIRED, ",")
 
 
 def read(path: Path) -> list[Classification]:
-    csv.field_size_limit(10**8)
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise FormatError(path, 1, f"header lacks column(s) {missing}; found {reader.fieldnames}")
-        records = []
-        for row in reader:
-            labels = tuple(label.strip() for label in (row["label"] or "").split(";") if label.strip())
-            if not labels:
-                raise FormatError(path, reader.line_num, f"PMID {row['pmid']}: empty label")
-            records.append(Classification(id=row["pmid"], text=f"{row['title']} {row['abstract']}".strip(),
-                                          labels=labels, multi_label=True))
+    records = []
+    for where, row in header_rows(path, _REQUIRED, ","):
+        labels = tuple(label.strip() for label in (row["label"] or "").split(";") if label.strip())
+        if not labels:
+            raise FormatError(path, where, f"PMID {row['pmid']}: empty label")
+        records.append(Classification(id=row["pmid"], text=f"{row['title']} {row['abstract']}".strip(),
+                                      labels=labels, multi_label=True))
     return records
