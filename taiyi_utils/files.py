@@ -1,6 +1,7 @@
 """Atomic writes: an interrupted run never leaves a half-written output behind."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -13,6 +14,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's usual permissions
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -23,6 +25,12 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, obj) -> Path:
@@ -42,3 +50,12 @@ def read_json(path: str | Path, missing=None):
     """The JSON document at ``path``, or ``missing`` when there is no such file (a first run)."""
     path = Path(path)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else missing
+
+
+def content_digest(path: str | Path) -> str:
+    """Digest of a file's bytes, or of every file under a folder (names and bytes): what an artifact *is*."""
+    path = Path(path)
+    sha = hashlib.sha256()
+    for file in sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()):
+        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0" + file.read_bytes())
+    return sha.hexdigest()[:16]

@@ -3,17 +3,24 @@
 Each notebook is executed by papermill with its section of ``params/NAME.yaml`` into
 ``outputs/<run-id>/notebooks/``. ``manifest.json`` records the profile, resolved
 parameters, package versions, seed, git revision and, per notebook, status, times and
-the artifacts it wrote. Notebooks completed with the same parameters are skipped, so
-an interrupted run continues where it stopped. Parameters are checked against each
-notebook's ``parameters`` cell before anything runs.
+the artifacts it wrote. Parameters are checked against each notebook's ``parameters``
+cell before anything runs.
+
+A completed notebook is skipped only while everything it depends on is unchanged: its
+parameters, the notebook file, the package code and what the notebooks before it wrote
+(``inputs`` in the manifest). Re-running a notebook marks the later ones stale. A run
+folder is locked while a runner uses it; a second runner on it refuses, naming the pid.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import fcntl
 import hashlib
 import json
+import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -37,8 +44,15 @@ PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandb
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 class ParameterError(ValueError):
     """A profile names a parameter a notebook does not declare, or gives it the wrong type."""
+
+
+class RunError(RuntimeError):
+    """The run folder cannot be used: locked by another runner, or not writable."""
 
 
 def load_profile(profile: str) -> tuple[Path, dict]:
@@ -46,10 +60,26 @@ def load_profile(profile: str) -> tuple[Path, dict]:
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in PARAMS_DIR.glob("*.yaml")))
         raise FileNotFoundError(f"no profile {path}; known profiles: {known}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ParameterError(f"{path}: {where}invalid YAML ({getattr(err, 'problem', None) or err})") from None
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected one mapping per notebook section")
-    return path, data
+    for section, values in data.items():
+        if values is not None and not isinstance(values, dict):
+            raise ParameterError(f"{path}: {section}: expected a mapping of parameters, got {type(values).__name__}")
+    return path, {section: values or {} for section, values in data.items()}
+
+
+def check_run_id(run_id: str) -> str:
+    """Run ids are plain folder names under outputs/: nothing that could point elsewhere."""
+    if not RUN_ID.fullmatch(run_id) or run_id in (".", ".."):
+        raise ParameterError(f"run id {run_id!r} is not a plain name (letters, digits, '.', '_', '-'; "
+                             "starting with a letter or digit)")
+    return run_id
 
 
 def _default(source: str):
@@ -77,7 +107,7 @@ def _type_ok(value, declared: str) -> bool:
 
 def resolve(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, dict]:
     """Parameters per existing notebook; unknown sections, keys or ill-typed values raise, naming them."""
-    common = profile.get("common", {}) or {}
+    common = profile.get("common") or {}
     unknown_sections = [s for s in profile if s != "common" and s not in PIPELINE]
     if unknown_sections:
         raise ParameterError(f"{path}: unknown section(s) {unknown_sections}; sections are common, {', '.join(PIPELINE)}")
@@ -129,65 +159,168 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _digest(params: dict) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _files(run_dir: Path) -> dict[str, float]:
-    return {str(p.relative_to(run_dir)): p.stat().st_mtime for p in run_dir.rglob("*")
-            if p.is_file() and p.parts[len(run_dir.parts)] != "notebooks" and p.name != "manifest.json"
-            and not p.name.startswith(".")}
+def _file_digest(paths) -> str:
+    """Content digest of files (sorted by path), for the notebook and the package code."""
+    sha = hashlib.sha256()
+    for path in sorted(paths):
+        sha.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()[:16]
+
+
+def code_digest() -> str:
+    return _file_digest(p for p in (REPO_ROOT / "taiyi_utils").rglob("*") if p.suffix in (".py", ".yaml"))
+
+
+def _files(run_dir: Path) -> dict[str, list[int]]:
+    """Relative path -> [size, mtime_ns] of everything the notebooks wrote (not the executed copies)."""
+    out = {}
+    for p in run_dir.rglob("*"):
+        if p.is_file() and p.parts[len(run_dir.parts)] != "notebooks" and p.name != "manifest.json" \
+                and not p.name.startswith("."):
+            stat = p.stat()
+            out[str(p.relative_to(run_dir))] = [stat.st_size, stat.st_mtime_ns]
+    return out
+
+
+def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict) -> dict[str, str]:
+    """What a notebook's result depends on; a completed notebook is reused only while all of these match."""
+    upstream = {s: manifest["notebooks"].get(s, {}).get("outputs_digest", "") for s in PIPELINE[:PIPELINE.index(stem)]}
+    return {"params": _digest(params), "notebook": _file_digest([notebook]), "code": code,
+            "upstream": _digest(upstream)}
+
+
+def _changed(entry: dict, inputs: dict) -> str:
+    """Why a notebook must run again ('' when its completion still holds)."""
+    if entry.get("status") != "completed":
+        return entry.get("status", "not run yet")
+    changed = [k for k, v in inputs.items() if entry.get("inputs", {}).get(k) != v]
+    names = {"params": "its parameters", "notebook": "the notebook file", "code": "the package code",
+             "upstream": "what earlier notebooks wrote"}
+    return "changed: " + ", ".join(names[k] for k in changed) if changed else ""
+
+
+class _Lock:
+    """An exclusive lock on the run folder (released when the runner exits, even by kill -9)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / ".lock"
+
+    def __enter__(self):
+        self.handle = self.path.open("a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "unknown"
+            self.handle.close()
+            raise RunError(f"run folder {self.path.parent} is in use by another runner (pid {holder}); "
+                           "wait for it or pick another --run-id") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def _save(path: Path, manifest: dict) -> str:
+    """Write the manifest; the reason when it cannot be written (read-only folder, full disk), else ''."""
+    try:
+        write_json(path, manifest)
+        return ""
+    except OSError as err:
+        return f"could not write {path}: {err.strerror or err}"
 
 
 def run(profile: str, only: list[str] | None = None, run_id: str | None = None, force: bool = False,
         outputs: Path = OUTPUTS_DIR) -> dict:
     """Execute the profile's notebooks in order; returns the manifest (also written to the run folder)."""
     path, raw = load_profile(profile)
+    run_dir = (outputs / check_run_id(run_id or path.stem)).resolve()
     notebooks = {p.stem: p for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")) if p.stem in PIPELINE}
     params = resolve(path, raw, notebooks)  # validate everything before running anything
     selected = [s for s in notebooks if not only or any(s.startswith(o) for o in only)]
     if only and not selected:
         raise ParameterError(f"--only {only} matches no notebook; have {', '.join(notebooks)}")
-    run_dir = (outputs / (run_id or path.stem)).resolve()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create the run folder {run_dir}: {err.strerror or err}") from None
+    with _Lock(run_dir):
+        return _run(path, raw, params, notebooks, selected, run_dir, force)
+
+
+def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[str], run_dir: Path,
+         force: bool) -> dict:
     manifest_path = run_dir / "manifest.json"
     manifest = read_json(manifest_path, {"notebooks": {}})
     manifest.update(profile=path.stem, profile_path=str(path), run_id=run_dir.name, params=params,
-                    seed=raw.get("common", {}).get("seed", params.get("01_curation", {}).get("seed")),
+                    seed=(raw.get("common") or {}).get("seed", params.get("01_curation", {}).get("seed")),
                     versions=_versions(), git_revision=_git_revision())
     manifest.setdefault("created", _now())
-    rerun_rest = force
+    code = code_digest()
     for stem in selected:
         entry = manifest["notebooks"].get(stem, {})
-        digest = _digest(params[stem])
-        if not rerun_rest and entry.get("status") == "completed" and entry.get("params_digest") == digest:
-            print(f"[{stem}] already completed for run {run_dir.name}; skipping")
+        inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest)
+        reason = "forced (--force)" if force else _changed(entry, inputs)
+        if not reason:
+            print(f"[{stem}] already completed for run {run_dir.name} with the same inputs; skipping")
             continue
-        rerun_rest = True  # later notebooks depend on this one's outputs
-        before = _files(run_dir) if run_dir.exists() else {}
-        output = run_dir / "notebooks" / f"{stem}.ipynb"
-        output.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"status": "running", "started": _now(), "params_digest": digest, "output_notebook": str(output)}
-        manifest["notebooks"][stem] = entry
-        write_json(manifest_path, manifest)
-        print(f"[{stem}] running -> {output}")
-        start = time.monotonic()
-        try:
-            pm.execute_notebook(str(notebooks[stem]), str(output), cwd=str(REPO_ROOT), progress_bar=True,
-                                parameters={**params[stem], "profile": path.stem, "run_dir": str(run_dir)})
-            entry["status"] = "completed"
-        except pm.PapermillExecutionError as err:
-            entry.update(status="failed", error=str(err).strip().splitlines()[-1])
-        except KeyboardInterrupt:
-            entry.update(status="interrupted", error="interrupted by the user; run again to continue")
-        finally:
-            after = _files(run_dir)
-            entry.update(finished=_now(), seconds=round(time.monotonic() - start, 1),
-                         artifacts=sorted(f for f, t in after.items() if before.get(f) != t))
-            write_json(manifest_path, manifest)
+        if entry:
+            print(f"[{stem}] running again: {reason}")
+        entry = _execute(stem, notebooks[stem], params[stem], path.stem, run_dir, manifest, inputs)
         if entry["status"] != "completed":
-            print(f"[{stem}] {entry['status']}: {entry['error']}\n  see the executed notebook: {output}", file=sys.stderr)
+            print(f"[{stem}] {entry['status']}: {entry['error']}\n  see the executed notebook: {entry['output_notebook']}",
+                  file=sys.stderr)
             break
     return manifest
+
+
+def _execute(stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict,
+             inputs: dict) -> dict:
+    """Run one notebook with papermill; its entry ends completed, failed or interrupted, with the reason."""
+    manifest_path = run_dir / "manifest.json"
+    before = _files(run_dir)
+    output = run_dir / "notebooks" / f"{stem}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"status": "running", "started": _now(), "inputs": inputs, "output_notebook": str(output)}
+    manifest["notebooks"][stem] = entry
+    for later in PIPELINE[PIPELINE.index(stem) + 1:]:  # they read what this one is about to rewrite
+        if manifest["notebooks"].get(later, {}).get("status") == "completed":
+            manifest["notebooks"][later]["status"] = "stale"
+    problem = _save(manifest_path, manifest)
+    if problem:
+        entry.update(status="failed", error=problem)
+        return entry
+    print(f"[{stem}] running -> {output}")
+    start = time.monotonic()
+    try:
+        pm.execute_notebook(str(notebook), str(output), cwd=str(REPO_ROOT), progress_bar=True,
+                            parameters={**params, "profile": profile, "run_dir": str(run_dir)})
+        entry["status"] = "completed"
+    except pm.PapermillExecutionError as err:
+        entry.update(status="failed", error=str(err).strip().splitlines()[-1])
+    except KeyboardInterrupt:
+        entry.update(status="interrupted", error="interrupted by the user; run again to continue")
+    except Exception as err:  # the kernel died (out of memory?), or the disk filled while saving the notebook
+        reason = "the kernel died (killed, perhaps out of memory)" if type(err).__name__ == "DeadKernelError" else \
+            f"{type(err).__name__}: {err}"
+        entry.update(status="failed", error=reason)
+    after = _files(run_dir)
+    entry.update(finished=_now(), seconds=round(time.monotonic() - start, 1),
+                 artifacts=sorted(f for f, t in after.items() if before.get(f) != t))
+    entry["outputs_digest"] = _digest({f: after[f] for f in entry["artifacts"]})
+    problem = _save(manifest_path, manifest)
+    if problem and entry["status"] == "completed":
+        entry.update(status="failed", error=problem)
+    return entry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = run(args.profile, args.only, args.run_id, args.force)
-    except (ParameterError, FileNotFoundError) as err:
+    except (ParameterError, RunError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [s for s, e in manifest["notebooks"].items() if e["status"] != "completed"]

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import yaml
 
-from .files import read_jsonl, write_json
+from .files import content_digest, read_jsonl, write_json
 
 log = logging.getLogger(__name__)
-COMPLETE = "COMPLETE"  # written into a checkpoint folder once every file of it is saved
+COMPLETE = "COMPLETE"  # written into a checkpoint folder once every file of it is saved: its settings and files
+BOOKKEEPING = ("output_dir", "resume", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "merge")
 
 
 @dataclass
@@ -79,19 +80,61 @@ class TrainConfig:
         return cls(**values)
 
 
-def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
-    """Newest ``checkpoint-N`` whose save finished (a process killed mid-save leaves none behind)."""
-    done = [p for p in checkpoint_dir.glob("checkpoint-*") if (p / COMPLETE).exists()]
-    return max(done, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+def fingerprint(config: TrainConfig) -> dict:
+    """The settings that determine a checkpoint: every training setting but bookkeeping, plus the
+    content of the data and of the adapter it starts from."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in BOOKKEEPING}
+    settings["data"] = content_digest(Path(config.data))
+    if config.init_adapter:
+        settings["init_adapter"] = content_digest(Path(config.init_adapter))
+    return settings
 
 
-def _callbacks(log_path: Path):
+def _damage(checkpoint: Path, files: dict) -> str:
+    missing = [f for f, size in files.items() if not (checkpoint / f).is_file() or (checkpoint / f).stat().st_size != size]
+    return f"{', '.join(missing[:3])} missing or changed" if missing else ""
+
+
+def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tuple[Path | None, list[str]]:
+    """Newest complete, intact ``checkpoint-N`` made with ``settings`` (when given), and why newer ones were passed.
+
+    A process killed mid-save leaves no marker; a checkpoint whose files were deleted or changed since
+    its marker was written is passed over with a warning, and so is one made with other settings.
+    """
+    done = sorted((p for p in checkpoint_dir.glob("checkpoint-*") if (p / COMPLETE).exists()),
+                  key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
+    notes = []
+    for checkpoint in done:
+        try:
+            marker = json.loads((checkpoint / COMPLETE).read_text() or "{}")
+        except json.JSONDecodeError:
+            marker = {}
+        damage = _damage(checkpoint, marker.get("files", {}))
+        differs = settings is not None and marker.get("settings") != settings
+        if damage:
+            notes.append(f"{checkpoint.name} is damaged ({damage}); passing over it")
+        elif differs:
+            old = marker.get("settings") or {}
+            changed = [f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in sorted(set(old) | set(settings))
+                       if old.get(k) != settings.get(k)]
+            notes.append(f"{checkpoint.name} was trained with other settings ({'; '.join(changed[:4]) or 'unrecorded'})")
+        else:
+            return checkpoint, notes
+    return None, notes
+
+
+def _callbacks(log_path: Path, settings: dict):
     from transformers import TrainerCallback
 
     class MarkComplete(TrainerCallback):
+        """After a save: the marker lists the settings and every file with its size, checked on resume."""
+
         def on_save(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
-                (Path(args.output_dir) / f"checkpoint-{state.global_step}" / COMPLETE).touch()
+                checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                files = {str(p.relative_to(checkpoint)): p.stat().st_size for p in checkpoint.rglob("*")
+                         if p.is_file() and p.name != COMPLETE}
+                write_json(checkpoint / COMPLETE, {"settings": settings, "files": files})
 
     class JsonlLog(TrainerCallback):
         """Every log line of the Trainer as JSON; on resume, lines past the checkpoint are dropped."""
@@ -140,6 +183,7 @@ class Setup:
     train_set: object
     eval_set: object
     quantized: bool
+    settings: dict  # the fingerprint its checkpoints carry
 
     @property
     def model(self):
@@ -155,6 +199,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     from . import model as models
 
     set_seed(config.seed)
+    settings = fingerprint(config)
     cuda = torch.cuda.is_available()
     tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
     quantized = models.use_4bit(config.quantization)
@@ -195,8 +240,8 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_set.remove_columns("length"),
                       eval_dataset=eval_set.remove_columns("length") if eval_set is not None else None,
-                      data_collator=collator, callbacks=[*_callbacks(out / "log.jsonl"), *callbacks])
-    return Setup(config, trainer, tokenizer, train_set, eval_set, quantized)
+                      data_collator=collator, callbacks=[*_callbacks(out / "log.jsonl", settings), *callbacks])
+    return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, settings)
 
 
 def _has(module: str) -> bool:
@@ -222,7 +267,13 @@ def fit(run: Setup) -> dict:
     out = Path(config.output_dir)
     checkpoint = None
     if config.resume == "auto":
-        checkpoint = latest_checkpoint(out / "checkpoints")
+        checkpoint, notes = latest_checkpoint(out / "checkpoints", run.settings)
+        for note in notes:
+            print(f"warning: {note}")
+        if notes and checkpoint is None:  # keep the old checkpoints, out of the way of this run's
+            aside = out / f"checkpoints-superseded-{time.strftime('%Y%m%d-%H%M%S')}"
+            (out / "checkpoints").rename(aside)
+            print(f"starting afresh; the earlier checkpoints are kept in {aside}")
     elif config.resume != "never":
         checkpoint = Path(config.resume)
     if checkpoint:

@@ -118,3 +118,30 @@ def test_results_table_flags_comparability_and_averages_the_papers_suites():
     average = table.loc["average (2 of the paper's 13 averaged suites)"]  # HoC-sentences and KUAKE-QIC only
     assert average["base"] == 50.0 and average["Taiyi (paper)"] == round((80.0 + 77.4) / 2, 1)
     assert table.attrs["paper_average"]["Taiyi (paper)"] == 65.1 and table.loc["CNMLEQA", "n"] == 30
+
+
+def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, monkeypatch):
+    tokenizer = models.load_tokenizer("tiny:llama")
+    rows = [{"suite": "S", "conversation_id": str(i), "task": "qa",
+             "conversation": [{"human": f"question {i}", "assistant": "Answer: yes"}]} for i in range(3)]
+    asked = []
+
+    def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
+        asked.extend(prompts)
+        on_batch(list(range(len(prompts))), [f"answer to {p}" for p in prompts], [1] * len(prompts))
+
+    monkeypatch.setattr(ev, "generate", fake_generate)
+    cache = tmp_path / "cache.jsonl"
+    predict(None, tokenizer, rows, cache)
+    rows[1] = {**rows[1], "conversation": [{"human": "question 1, reworded", "assistant": "Answer: yes"}]}
+    asked.clear()
+    outputs = predict(None, tokenizer, rows, cache)
+    assert asked == ["question 1, reworded"] and outputs["S/1"]["output"] == "answer to question 1, reworded"
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights v1")
+    first = ev.model_identity("tiny:llama", str(adapter), None, "template")
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights v2")  # retrained in place
+    assert ev.model_identity("tiny:llama", str(adapter), None, "template") != first
+    assert ev.model_identity("tiny:llama", None, None, "template") != ev.model_identity("tiny:llama", None, None, "taiyi")

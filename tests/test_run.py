@@ -71,3 +71,76 @@ def test_shipped_profiles_match_the_notebooks(name):
     notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
     resolved = runner.resolve(path, raw, notebooks)
     assert set(resolved) == set(notebooks) and all(resolved.values())
+
+
+@pytest.mark.parametrize("run_id", ["..", "../../x", "/tmp/elsewhere", "a/b", ".hidden"])
+def test_run_ids_that_are_not_plain_names_are_refused_before_anything_runs(tmp_path, run_id):
+    with pytest.raises(runner.ParameterError, match="is not a plain name"):
+        runner.run("smoke", run_id=run_id, outputs=tmp_path / "outputs")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_second_runner_on_a_locked_run_folder_refuses_naming_the_holder(tmp_path):
+    run_dir = tmp_path / "outputs" / "busy"
+    run_dir.mkdir(parents=True)
+    with runner._Lock(run_dir):
+        with pytest.raises(runner.RunError, match=rf"in use by another runner \(pid {__import__('os').getpid()}\)"):
+            runner.run("smoke", run_id="busy", outputs=tmp_path / "outputs")
+    assert not (run_dir / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("01_curation: {eval_samples: [1, 2\n", r"profile.yaml: line 2, column 1: invalid YAML"),
+    ("01_curation: 5\n", r"01_curation: expected a mapping of parameters, got int"),
+])
+def test_broken_profiles_say_what_and_where(tmp_path, text, message):
+    (tmp_path / "profile.yaml").write_text(text)
+    with pytest.raises(runner.ParameterError, match=message):
+        runner.run(str(tmp_path / "profile.yaml"), outputs=tmp_path / "outputs")
+
+
+def test_an_empty_common_section_is_no_section(tmp_path):
+    (tmp_path / "profile.yaml").write_text("common:\n01_curation: {eval_samples: 3}\n")
+    path, raw = runner.load_profile(str(tmp_path / "profile.yaml"))
+    assert raw["common"] == {} and runner.resolve(path, raw, {})  == {}
+
+
+def notebook_failure(tmp_path, monkeypatch, error):
+    def execute(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(runner.pm, "execute_notebook", execute)
+    return runner.run("smoke", only=["01"], run_id="r", outputs=tmp_path / "outputs")
+
+
+def test_a_dead_kernel_ends_the_notebook_failed_with_the_reason(tmp_path, monkeypatch, capsys):
+    from nbclient.exceptions import DeadKernelError
+
+    manifest = notebook_failure(tmp_path, monkeypatch, DeadKernelError("Kernel died"))
+    entry = manifest["notebooks"]["01_curation"]
+    assert entry["status"] == "failed" and "kernel died" in entry["error"]
+    written = json.loads((tmp_path / "outputs" / "r" / "manifest.json").read_text())
+    assert written["notebooks"]["01_curation"]["status"] == "failed" and "kernel died" in capsys.readouterr().err
+
+
+def test_an_unwritable_manifest_ends_failed_on_the_terminal(tmp_path, monkeypatch, capsys):
+    def full_disk(path, obj):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_json", full_disk)
+    manifest = notebook_failure(tmp_path, monkeypatch, AssertionError("not reached"))
+    entry = manifest["notebooks"]["01_curation"]
+    assert entry["status"] == "failed" and "No space left on device" in entry["error"]
+    assert "No space left on device" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_rerun_notices_changed_code_and_marks_later_notebooks_stale(smoke_run, tmp_path, monkeypatch, capsys):
+    outputs = tmp_path / "outputs"
+    shutil.copytree(smoke_run[0], outputs / "t")
+    monkeypatch.setattr(runner, "code_digest", lambda: "a-code-fix")
+    manifest = runner.run("smoke", only=["01"], run_id="t", outputs=outputs)
+    assert "[01_curation] running again: changed: the package code" in capsys.readouterr().out
+    assert [manifest["notebooks"][s]["status"] for s in runner.PIPELINE] == ["completed"] + ["stale"] * 4
+    entry = manifest["notebooks"]["02_stage1_sft"]
+    assert runner._changed(entry, {}) == "stale"

@@ -122,7 +122,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     proc.wait()
     assert not (tmp_path / "interrupted" / "adapter").exists()
     (checkpoints / "checkpoint-12").mkdir(exist_ok=True)  # a save cut short by the kill: no COMPLETE marker
-    assert latest_checkpoint(checkpoints).name == "checkpoint-8"
+    assert latest_checkpoint(checkpoints)[0].name == "checkpoint-8"
 
     resumed = train_cli(interrupted)
     output = resumed.communicate(timeout=300)[0]
@@ -172,3 +172,39 @@ def test_nf4_on_cpu_and_merged_export(tmp_path):
     ids = torch.tensor([[5, 17, 300, 42]])
     with torch.no_grad():
         assert torch.allclose(merged(input_ids=ids).logits, unmerged(input_ids=ids).logits, atol=1e-4)
+
+
+def quick(tmp_path: Path, **overrides) -> TrainConfig:
+    values = dict(data=mixture(tmp_path), output_dir=str(tmp_path / "out"), base_model="tiny:llama", max_steps=4,
+                  batch_size=4, grad_accumulation=1, learning_rate=0.01, save_steps=2, eval_steps=100,
+                  logging_steps=2, lora_r=4, lora_alpha=8, eval_fraction=0.0)
+    return TrainConfig(**{**values, **overrides})
+
+
+def test_changed_settings_start_afresh_and_keep_the_old_checkpoints(tmp_path, capsys):
+    from taiyi_utils.train import fit
+
+    fit(setup(quick(tmp_path, max_steps=2)))
+    assert latest_checkpoint(tmp_path / "out" / "checkpoints")[0].name == "checkpoint-2"
+    capsys.readouterr()
+    card = fit(setup(quick(tmp_path, learning_rate=0.001)))  # same run folder, another learning rate
+    said = capsys.readouterr().out
+    assert "checkpoint-2 was trained with other settings (learning_rate: 0.01 -> 0.001" in said
+    assert "starting afresh" in said and card["resumed_from"] is None and card["steps"] == 4
+    assert len(list((tmp_path / "out").glob("checkpoints-superseded-*/checkpoint-2"))) == 1  # nothing lost
+    card = fit(setup(quick(tmp_path, learning_rate=0.001, max_steps=4)))  # unchanged: resumes, trains nothing new
+    assert card["resumed_from"].endswith("checkpoint-4")
+
+
+def test_a_damaged_checkpoint_is_passed_over_for_the_newest_intact_one(tmp_path, capsys):
+    from taiyi_utils.train import fit
+
+    config = quick(tmp_path)
+    fit(setup(config))
+    checkpoints = tmp_path / "out" / "checkpoints"
+    (checkpoints / "checkpoint-4" / "optimizer.pt").unlink()
+    capsys.readouterr()
+    card = fit(setup(config))
+    said = capsys.readouterr().out
+    assert "checkpoint-4 is damaged (optimizer.pt missing or changed)" in said
+    assert card["resumed_from"].endswith("checkpoint-2")

@@ -1,9 +1,11 @@
 """Evaluate models on the curated suites: cached generation, scoring, metrics with bootstrap intervals.
 
 Prompts of every suite are generated together (fuller batches; each keeps its suite's
-token limit), and outputs are cached per model as JSON lines keyed by suite and item,
-appended as each answer finishes: an interrupted evaluation resumes without recomputing
-finished items (a line cut short by a kill is ignored and regenerated).
+token limit), and outputs are cached as JSON lines, appended as each answer finishes: an
+interrupted evaluation resumes without recomputing finished items (a line cut short by a
+kill is ignored and regenerated). A cache file belongs to one model identity (base model,
+adapter content, precision, chat format: ``cache/<label>-<digest>.jsonl``) and each line to one
+prompt text and token limit, so a changed adapter or prompt is never answered from the cache.
 
 A suite's answer limit comes from its gold answers under the evaluated tokenizer (the longest
 plus ``LIMIT_SLACK``), so no gold answer of the evaluated slice would be cut off; each
@@ -11,10 +13,12 @@ prediction records whether it stopped at the limit, and summaries report that sh
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 from .. import tasks
+from ..files import content_digest
 from .generate import generate
 from .metrics import bootstrap_ci, macro_f1, micro
 from .score import score_row
@@ -46,8 +50,21 @@ def _read_cache(path: Path) -> dict[str, dict]:
 
 
 def item_key(row: dict) -> str:
-    """An item's cache key: conversation ids are unique within a suite, not across suites."""
+    """An item's key: conversation ids are unique within a suite, not across suites."""
     return f"{row.get('suite', '')}/{row['conversation_id']}"
+
+
+def _request_key(row: dict, limit: int) -> str:
+    """What a cached answer answered: the item, its prompt text and its token limit."""
+    digest = hashlib.sha256(f"{row['conversation'][0]['human']}\0{limit}".encode()).hexdigest()[:12]
+    return f"{item_key(row)}#{digest}"
+
+
+def model_identity(base_model: str, adapter: str | None, model, chat_format: str) -> str:
+    """A digest of what makes a model's answers: base, adapter content, precision and chat format."""
+    parts = {"base": base_model, "adapter": content_digest(adapter) if adapter else None, "chat_format": chat_format,
+             "dtype": str(getattr(model, "dtype", "")), "4bit": bool(getattr(model, "is_loaded_in_4bit", False))}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_format: str = "template",
@@ -59,19 +76,21 @@ def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_forma
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
-    todo = [r for r in rows if item_key(r) not in done]
     limits = answer_limits(rows, tokenizer)
+    keys = {item_key(r): _request_key(r, limits[r.get("suite", "")]) for r in rows}
+    todo = [r for r in rows if keys[item_key(r)] not in done]
     budget = [limits[r.get("suite", "")] for r in todo]
     with cache.open("a", encoding="utf-8") as handle:
         def save(indices: list[int], outputs: list[str], lengths: list[int]) -> None:
             for i, output, length in zip(indices, outputs, lengths):
-                done[item_key(todo[i])] = item = {"id": item_key(todo[i]), "output": output, "cut": length >= budget[i]}
+                key = keys[item_key(todo[i])]
+                done[key] = item = {"id": key, "output": output, "cut": length >= budget[i]}
                 handle.write(json.dumps(item, ensure_ascii=False) + "\n")
             handle.flush()
 
         generate(model, tokenizer, [r["conversation"][0]["human"] for r in todo], chat_format=chat_format,
                  max_new_tokens=budget, batch_size=batch_size, desc=label or "generate", on_batch=save)
-    return {item_key(r): done[item_key(r)] for r in rows}
+    return {item_key(r): done[keys[item_key(r)]] for r in rows}
 
 
 def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 1000, seed: int = 0) -> dict:
@@ -111,11 +130,14 @@ def suite_metric(suite: str, scored: list[dict]) -> str:
 
 
 def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
-             chat_format: str = "template", batch_size: int = 64) -> tuple[list[dict], list[dict]]:
-    """(suite summaries, scored rows) for one model over every suite; rows carry ``model``."""
+             identity: str, chat_format: str = "template", batch_size: int = 64) -> tuple[list[dict], list[dict]]:
+    """(suite summaries, scored rows) for one model over every suite; rows carry ``model``.
+
+    ``identity`` (``model_identity``) names the answer cache, so answers of another model are never reused.
+    """
     rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
-    outputs = predict(model, tokenizer, rows, Path(out_dir) / "cache" / f"{label.replace(' ', '_')}.jsonl",
-                      chat_format=chat_format, batch_size=batch_size, label=label)
+    cache = Path(out_dir) / "cache" / f"{label.replace(' ', '_')}-{identity}.jsonl"
+    outputs = predict(model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label)
     summaries, scored_rows = [], []
     for suite in suites:
         scored = [{**score_row(r, outputs[item_key(r)]["output"]), "cut": outputs[item_key(r)].get("cut", False),
@@ -156,8 +178,10 @@ def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str,
     model = models.load_with_adapters(base_model, adapters, trust_remote_code=trust_remote_code)
     summaries, rows = [], []
     for label in (["base"] if include_base else []) + list(adapters):
+        identity = model_identity(base_model, adapters.get(label), model, chat_format)
         with models.acting_as(model, label):
-            s, r = evaluate(model, tokenizer, suites, out_dir, label, chat_format=chat_format, batch_size=batch_size)
+            s, r = evaluate(model, tokenizer, suites, out_dir, label, identity=identity, chat_format=chat_format,
+                            batch_size=batch_size)
         summaries += s
         rows += r
     return summaries, rows
