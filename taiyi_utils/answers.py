@@ -21,6 +21,7 @@ RESULT = {"en": "Result", "zh": "上述文本被分类为"}
 ANSWER = {"en": "Answer", "zh": "答案"}
 
 _COLON = re.compile(r"[:：]")
+MAX_JOINED = 8  # a mention spans at most this many "; "-separated pieces (bounds the work on long answers)
 NONE_WORDS = {"none", "无", "没有", "null", "n/a", "无实体", "无关系"}
 
 
@@ -82,18 +83,23 @@ def split_items(payload: str, source: str | None = None) -> list[str]:
     items, i = [], 0
     while i < len(pieces):
         j = i + 1
-        while source is not None and j < len(pieces) and "; ".join(pieces[i:j + 1]).strip() in source and (
-                pieces[j - 1].endswith(" ") or _open_bracket(pieces[i:j]) and not _open_bracket(pieces[i:j + 1])):
+        while source is not None and j < len(pieces) and j - i < MAX_JOINED and _joins(pieces, i, j) \
+                and "; ".join(pieces[i:j + 1]).strip() in source:
             j += 1
         item = "; ".join(pieces[i:j]).strip()
         i = j
         if not item:
             continue
-        if source is not None and item in source:
-            items.append(item)
+        if ";" not in item and "；" not in item or source is not None and item in source:
+            items.append(item)  # the membership test runs only where it can change the split: linear time
         else:
             items.extend(p.strip() for p in re.split(r"[;；]", item) if p.strip())
     return [i for i in items if i.lower() not in NONE_WORDS]
+
+
+def _joins(pieces: list[str], i: int, j: int) -> bool:
+    """Whether piece ``j`` may continue the item ``pieces[i:j]``: after a space, or to close its bracket."""
+    return pieces[j - 1].endswith(" ") or _open_bracket(pieces[i:j]) and not _open_bracket(pieces[i:j + 1])
 
 
 def _open_bracket(pieces: list[str]) -> bool:
@@ -116,7 +122,7 @@ def _split_pair(inner: str, source: str | None) -> tuple[str, str] | None:
     cuts = sorted(re.finditer(r",\s*|，\s*", inner), key=lambda m: m.group() != ", ")  # canonical first
     if not cuts:
         return None
-    if source is not None:
+    if source is not None and len(cuts) > 1:  # only an ambiguous pair needs the (linear) source search
         for cut in cuts:
             head, tail = inner[:cut.start()].strip(), inner[cut.end():].strip()
             if head in source and tail in source:

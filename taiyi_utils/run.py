@@ -128,11 +128,24 @@ def resolve(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, 
         for key, value in params.items():
             if not _type_ok(value, declared[key]):
                 raise ParameterError(f"{path}: {stem}.{key}: expected {declared[key]}, got {type(value).__name__} {value!r}")
+        _check_training(path, stem, params)
         resolved[stem] = params
     stray = [k for k in common if k not in declared_anywhere]
     if stray:
         raise ParameterError(f"{path}: common.{stray[0]}: no notebook declares this parameter")
     return resolved
+
+
+def _check_training(path: Path, stem: str, params: dict) -> None:
+    """A training notebook's settings go through TrainConfig's range checks before anything runs."""
+    from .train import TrainConfig
+
+    if stem not in ("02_stage1_sft", "03_stage2_sft"):
+        return
+    try:
+        TrainConfig.from_namespace(params, data="-", output_dir="-")
+    except ValueError as err:
+        raise ParameterError(f"{path}: {stem}.{err}") from None
 
 
 def _git_revision() -> str:
@@ -283,6 +296,23 @@ def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[st
     return manifest
 
 
+def _kernel_manager():
+    """ipykernel 7.3+ warns at every start over unencrypted TCP, a red line users cannot act on; have
+    jupyter_client provision CurveZMQ keys where it can (older versions have no such setting)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    if "transport_encryption" not in AsyncKernelManager.class_trait_names():
+        return AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _auto(self):
+            return "auto"
+
+    return EncryptedKernelManager
+
+
 def _execute(stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict,
              inputs: dict) -> dict:
     """Run one notebook with papermill; its entry ends completed, failed or interrupted, with the reason."""
@@ -303,7 +333,8 @@ def _execute(stem: str, notebook: Path, params: dict, profile: str, run_dir: Pat
     start = time.monotonic()
     try:
         pm.execute_notebook(str(notebook), str(output), cwd=str(REPO_ROOT), progress_bar=True,
-                            parameters={**params, "profile": profile, "run_dir": str(run_dir)})
+                            parameters={**params, "profile": profile, "run_dir": str(run_dir)},
+                            kernel_manager_class=_kernel_manager())
         entry["status"] = "completed"
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=str(err).strip().splitlines()[-1])

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import resource
 import sys
 import time
@@ -64,6 +65,29 @@ class TrainConfig:
     resume: str = "auto"  # auto: newest complete checkpoint; never; or a checkpoint path
     merge: bool = False  # also export base + adapter merged into one model
     seed: int = 0
+
+    def __post_init__(self):
+        """Value ranges, checked when the settings are made (the runner makes them before anything runs)."""
+        def need(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"{name}: {getattr(self, name)!r} {rule}")
+
+        positive = lambda x: isinstance(x, (int, float)) and math.isfinite(x) and x > 0  # noqa: E731
+        need(positive(self.learning_rate), "learning_rate", "must be a positive number")
+        for name in ("batch_size", "grad_accumulation", "max_length", "lora_r", "logging_steps", "save_steps",
+                     "eval_steps", "save_total_limit"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "must be an integer >= 1")
+        need(positive(self.lora_alpha), "lora_alpha", "must be a positive number")
+        need(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)")
+        need(0 <= self.warmup_ratio < 1, "warmup_ratio", "must be in [0, 1)")
+        need(0 <= self.eval_fraction < 1, "eval_fraction", "must be in [0, 1)")
+        need(self.max_grad_norm >= 0 and math.isfinite(self.max_grad_norm), "max_grad_norm", "must be >= 0")
+        need(self.max_steps > 0 or positive(self.epochs), "epochs",
+             f"trains nothing with max_steps {self.max_steps}: give epochs > 0 or max_steps > 0")
+        need(self.quantization in ("auto", "nf4", "none"), "quantization", "must be auto, nf4 or none")
+        need(self.chat_format in ("template", "taiyi"), "chat_format", "must be template or taiyi")
+        need(self.gradient_checkpointing in ("auto", "true", "false"), "gradient_checkpointing",
+             "must be auto, true or false")
 
     @classmethod
     def from_namespace(cls, namespace: dict, **fixed) -> "TrainConfig":

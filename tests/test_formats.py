@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -169,7 +170,7 @@ def test_bigbio_parquet_goes_through_datasets(tmp_path):
 MALFORMED = [  # (file under the tiny corpus, how to break it, expected message fragment)
     ("BC5CDR-CDR-PubTator/CDR_TestSet.PubTator.txt", lambda t: t.replace("\tChemical\t", "\t", 1), r"line \d+"),
     ("BC5CDR-chem-IOB/test.tsv", lambda t: t.replace("B-Chemical", "X-Chemical", 1), r"line \d+: tag 'X-Chemical'"),
-    ("CMeEE-V2/CMeEE-V2_dev.json", lambda t: t.replace('"start_idx": 0', '"start_idx": 1', 1), "record 0: entity"),
+    ("CMeEE-V2/CMeEE-V2_dev.json", lambda t: t.replace('"start_idx": 0', '"start_idx": 1', 1), "record 0: mention"),
     ("CMeEE-V2/CMeEE-V2_dev.json", lambda t: t[:-5], r"line 1: invalid JSON"),
     ("CMeIE/CMeIE-V2_dev.json", lambda t: t.replace('"spo_list"', '"spo"', 1), "line 1: missing field 'spo_list'"),
     ("KUAKE-QIC/KUAKE-QIC_dev.json", lambda t: t.replace('"query"', '"q"', 1), "record 0: missing field 'query'"),
@@ -179,6 +180,12 @@ MALFORMED = [  # (file under the tiny corpus, how to break it, expected message 
      lambda t: t.replace('"answer_idx": "A"', '"answer_idx": "Z"', 1), r"line 1: answer_idx 'Z'"),
     ("CNMLEQA-3k/CNMLEQA-3k.json", lambda t: t.replace('"answer": "opa"', '"answer": "opz"', 1), "record 0: answer"),
     ("HoC/test.tsv", lambda t: t.replace("1_0", "1_7", 1), r"line 2: label flag '1_7'"),
+    ("HoC/test.tsv", lambda t: "", r"line 1: empty file"),
+    ("BC5CDR-CDR-PubTator/CDR_TestSet.PubTator.txt",  # start and end swapped on the first mention
+     lambda t: re.sub(r"^(\d+)\t(\d+)\t(\d+)\t", lambda m: f"{m[1]}\t{m[3]}\t{m[2]}\t", t, count=1, flags=re.M),
+     r"line 3: offsets \d+-\d+ of .* outside 0-\d+ or reversed"),
+    ("CMeEE-V2/CMeEE-V2_dev.json", lambda t: t.replace('"start_idx": 0', '"start_idx": -3', 1),
+     r"record 0: offsets -3-\d+ of .* outside"),
     ("Taiyi-instruction-example/Taiyi_Instruction_Data_Example.jsonl", lambda t: t.replace('"assistant"', '"bot"', 1),
      "line 1: each conversation turn"),
 ]
@@ -197,8 +204,15 @@ def test_malformed_input_names_file_and_place(tiny, tmp_path, rel, damage, messa
 def test_malformed_gb18030_and_xml(tiny, tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_bytes((tiny / "Chinese-medical-dialogue-sample/sample.csv").read_bytes() + b"\xff\xff\n")
-    with pytest.raises(FormatError, match=r"line 8: not valid GB18030"):
+    with pytest.raises(FormatError, match=r"line 8: neither UTF-8 nor GB18030"):
         formats.read(csv, "med_dialogue_csv")
+    original = tiny / "Chinese-medical-dialogue-sample/sample.csv"
+    utf8 = tmp_path / "utf8.csv"  # the same table saved as UTF-8 reads the same, not as GB18030 mojibake
+    utf8.write_text(original.read_bytes().decode("gb18030"), encoding="utf-8")
+    assert formats.read(utf8, "med_dialogue_csv") == [
+        type(r)(**{**r.__dict__, "id": r.id.replace("sample", "utf8")}) for r in formats.read(original)]
+    with pytest.raises(FormatError, match=r"sample.csv: line 2: not UTF-8 .*iconv -f gb18030"):
+        formats.read(original, "generic", task="dialogue", columns={"human": "ask", "assistant": "answer"})
     xml = tmp_path / "b.xml"
     xml.write_text("<collection><document><id>1</id></passage></collection>")
     with pytest.raises(FormatError, match=r"b.xml: line 1: invalid XML"):
@@ -223,3 +237,50 @@ def test_inspect_cli_prints_one_json_object(tiny, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "taiyi_utils.data", "inspect", str(bad), "--format", "kuake_qic"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "bad.json: line" in proc.stderr
+
+
+def test_a_folder_with_a_single_file_format_is_an_error(tiny):
+    with pytest.raises(FormatError, match=r"NCBI-disease-IOB: path: is a folder; format 'iob' reads one file"):
+        formats.read(tiny / "NCBI-disease-IOB", "iob")
+
+
+def test_bioc_and_bigbio_without_offsets_name_the_place(tmp_path):
+    xml = tmp_path / "b.xml"
+    xml.write_text("<collection><document><id>7</id><passage><offset>0</offset><text>Aspirin.</text>"
+                   "<annotation id='1'><infon key='type'>Chemical</infon><location length='7'/><text>Aspirin</text>"
+                   "</annotation></passage></document></collection>")
+    with pytest.raises(FormatError, match=r"b.xml: document 7, annotation 1: location offset None is not an integer"):
+        formats.read(xml, "bioc")
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text(json.dumps({"id": "1", "document_id": "1", "passages": [{"id": "p", "type": "abstract",
+                  "text": ["Aspirin."]}], "entities": [], "events": [], "coreferences": [], "relations": []}) + "\n")
+    with pytest.raises(FormatError, match=r"kb.jsonl: line 1 passage 0: missing field 'offsets'"):
+        formats.read(kb, "bigbio")
+
+
+def test_generic_reader_refuses_short_rows_split_choices_and_misspelt_keys(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("sentence,label\nAspirin helps.,1\nShort row\n")
+    with pytest.raises(FormatError, match=r"t.csv: line 3: the row has fewer columns than the header: no 'label'"):
+        formats.read(table, "generic", task="classification", columns={"text": "sentence", "label": "label"})
+    with pytest.raises(ValueError, match=r"unknown column-map key\(s\) \['lable'\]"):
+        formats.read(table, "generic", task="classification", columns={"text": "sentence", "label": "label",
+                                                                        "lable": "label"})
+    qa = tmp_path / "q.jsonl"
+    qa.write_text(json.dumps({"q": "Which?", "a": "A", "c": "ABCD"}) + "\n")
+    with pytest.raises(FormatError, match=r"q.jsonl: line 1: column 'c' \(choices\) should hold a list"):
+        formats.read(qa, "generic", task="qa", columns={"question": "q", "answer": "a", "choices": "c"})
+
+
+def test_folder_summary_skips_unreadable_files_and_ignores_fifos(tiny, tmp_path):
+    import os
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.json").write_bytes((tiny / "KUAKE-QIC/KUAKE-QIC_dev.json").read_bytes())
+    (folder / "bad.json").write_text('[{"query": "x", "label": "y"}, {"query": "' + "z" * 5000 + '"}]')
+    os.mkfifo(folder / "pipe")
+    result = inspect_path(folder)
+    assert result["files"]["good.json"]["records"] == 6 and "pipe" not in result["skipped"]
+    reason = result["skipped"]["bad.json"]
+    assert reason.startswith("detected as kuake_qic but unreadable") and len(reason) < 400

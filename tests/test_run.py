@@ -24,6 +24,10 @@ def profile(tmp_path, body: dict) -> str:
     ({"01_curation": {"run_dir": "x"}}, r"01_curation\.run_dir: unknown parameter"),
     ({"01_curaton": {}}, r"unknown section\(s\) \['01_curaton'\]"),
     ({"common": {"sed": 1}}, r"common\.sed: no notebook declares"),
+    ({"02_stage1_sft": {"epochs": -1.0, "max_steps": -1}}, r"02_stage1_sft\.epochs: -1\.0 trains nothing"),
+    ({"02_stage1_sft": {"learning_rate": -0.001}}, r"02_stage1_sft\.learning_rate: -0\.001 must be a positive"),
+    ({"03_stage2_sft": {"learning_rate": float("nan")}}, r"03_stage2_sft\.learning_rate: nan must be a positive"),
+    ({"03_stage2_sft": {"batch_size": 0}}, r"03_stage2_sft\.batch_size: 0 must be an integer >= 1"),
 ])
 def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message):
     with pytest.raises(runner.ParameterError, match=message):
@@ -144,3 +148,16 @@ def test_a_rerun_notices_changed_code_and_marks_later_notebooks_stale(smoke_run,
     assert [manifest["notebooks"][s]["status"] for s in runner.PIPELINE] == ["completed"] + ["stale"] * 4
     entry = manifest["notebooks"]["02_stage1_sft"]
     assert runner._changed(entry, {}) == "stale"
+
+
+def test_atomic_writes_keep_the_users_usual_permissions(tmp_path):
+    import os
+
+    from taiyi_utils.files import write_json
+
+    mask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "card.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644 and json.loads(path.read_text()) == {"a": 1}

@@ -40,9 +40,10 @@ def inspect_path(path: str | Path, format: str = "auto", **options) -> dict:
 
 
 def _walk(root: Path, folder: Path, files: dict, skipped: dict) -> None:
+    """Summaries of readable files; unreadable ones are listed with the reason, FIFOs and devices ignored."""
     for entry in sorted(folder.iterdir()):
         rel = str(entry.relative_to(root))
-        if entry.name.startswith(".") or entry.suffix.lower() == ".md":
+        if entry.name.startswith(".") or entry.suffix.lower() == ".md" or not (entry.is_file() or entry.is_dir()):
             continue
         try:
             name = formats.detect(entry)
@@ -52,4 +53,10 @@ def _walk(root: Path, folder: Path, files: dict, skipped: dict) -> None:
             else:
                 skipped[rel] = str(err)
             continue
-        files[rel] = summarize(formats.read(entry, name), name)
+        except OSError as err:  # unreadable: permissions, a broken link
+            skipped[rel] = f"{entry}: cannot be read ({err.strerror or err})"
+            continue
+        try:
+            files[rel] = summarize(formats.read(entry, name), name)
+        except (formats.FormatError, OSError, ValueError) as err:
+            skipped[rel] = f"detected as {name} but unreadable: {err}"

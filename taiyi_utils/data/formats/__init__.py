@@ -15,6 +15,8 @@ FORMATS = {m.NAME: m for m in (
     litcovid_csv, generic,
 )}
 
+FOLDER_FORMATS = ("ddi_xml",)  # formats whose reader takes a folder
+
 __all__ = ["FORMATS", "FormatError", "detect", "field", "iter_jsonl", "read"]
 
 
@@ -34,11 +36,23 @@ def detect(path: str | Path) -> str:
 
 
 def read(path: str | Path, format: str = "auto", **options) -> list[Record]:
-    """Records from ``path`` in ``format`` (a name from FORMATS, or auto)."""
+    """Records from ``path`` in ``format`` (a name from FORMATS, or auto).
+
+    A folder is read only by formats that take one (DDI's XML tree); a file that is not UTF-8
+    (a GB18030 CSV, say) is an error naming the byte, never a silent mis-decoding.
+    """
     path = Path(path)
     name = detect(path) if format == "auto" else format
     if name not in FORMATS:
         raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    return FORMATS[name].read(path, **options)
+    if path.is_dir() and name not in FOLDER_FORMATS:
+        raise FormatError(path, "path", f"is a folder; format {name!r} reads one file "
+                                        f"(inspect the folder without --format to read every file in it)")
+    try:
+        return FORMATS[name].read(path, **options)
+    except UnicodeDecodeError as err:
+        line = err.object[:err.start].count(b"\n") + 1 if isinstance(err.object, bytes) else f"byte {err.start}"
+        raise FormatError(path, line, f"not UTF-8 ({err.reason}); re-encode the file as UTF-8 "
+                          "(GB18030 data: iconv -f gb18030 -t utf-8)") from None

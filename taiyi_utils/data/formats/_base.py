@@ -14,7 +14,20 @@ class FormatError(ValueError):
 
     def __init__(self, path: str | Path, where: str | int, message: str):
         where = f"line {where}" if isinstance(where, int) else where
+        if len(message) > MAX_QUOTE:  # a bad line can be megabytes: quote its start
+            message = message[:MAX_QUOTE] + "…"
         super().__init__(f"{path}: {where}: {message}")
+
+
+MAX_QUOTE = 200
+
+
+def check_span(path: Path, where: str | int, start: int, end: int, text: str, mention: str) -> None:
+    """A mention's offsets: 0 <= start < end <= len(text), and the text there is the mention."""
+    if not 0 <= start < end <= len(text):
+        raise FormatError(path, where, f"offsets {start}-{end} of {mention!r} are outside 0-{len(text)} or reversed")
+    if text[start:end] != mention:
+        raise FormatError(path, where, f"mention {mention!r} does not match text[{start}:{end}] = {text[start:end]!r}")
 
 
 def load_json(path: Path) -> Any:

@@ -29,15 +29,26 @@ def sniff(peek: Peek) -> bool:
 
 
 def _kb(row: dict, path, where) -> Document:
+    where = f"line {where}" if isinstance(where, int) else where
     text = ""
-    for passage in field(row, "passages", path, where, list):
-        for piece, (start, _) in zip(passage["text"], passage["offsets"]):
+    for k, passage in enumerate(field(row, "passages", path, where, list)):
+        at = f"{where} passage {k}"
+        pieces, offsets = field(passage, "text", path, at, list), field(passage, "offsets", path, at, list)
+        if len(pieces) != len(offsets) or not all(isinstance(o, list) and len(o) == 2 for o in offsets):
+            raise FormatError(path, at, "offsets should hold one [start, end] pair per text piece")
+        for piece, (start, _) in zip(pieces, offsets):
             text = text.ljust(start) + piece
     entities, by_id = [], {}
-    for ent in field(row, "entities", path, where, list):
-        offsets = ent["offsets"]
+    for k, ent in enumerate(field(row, "entities", path, where, list)):
+        at = f"{where} entity {k}"
+        offsets = field(ent, "offsets", path, at, list)
+        if not offsets or not all(isinstance(o, list) and len(o) == 2 for o in offsets):
+            raise FormatError(path, at, "offsets should be a list of [start, end] pairs")
         ids = tuple(f"{n['db_name']}:{n['db_id']}" for n in ent.get("normalized", []))
-        entity = Entity(offsets[0][0], offsets[-1][1], ent["type"], " ".join(ent["text"]), ids)
+        entity = Entity(offsets[0][0], offsets[-1][1], field(ent, "type", path, at, str),
+                        " ".join(field(ent, "text", path, at, list)), ids)
+        if not 0 <= entity.start < entity.end <= len(text):
+            raise FormatError(path, at, f"offsets {entity.start}-{entity.end} are outside 0-{len(text)} or reversed")
         entities.append(entity)
         by_id[ent["id"]] = entity
     relations = []

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..records import Document, Entity
-from ._base import FormatError, Peek
+from ._base import FormatError, Peek, check_span
 from .pubtator import ids_of, name_relations
 
 NAME = "bioc"
@@ -17,6 +17,12 @@ NAME = "bioc"
 
 def sniff(peek: Peek) -> bool:
     return peek.path.suffix.lower() == ".xml" and "<collection" in peek.head
+
+
+def _int(value: str | None, path: Path, where: str, name: str) -> int:
+    if value is None or not value.strip().lstrip("-").isdigit():
+        raise FormatError(path, where, f"{name} {value!r} is not an integer")
+    return int(value)
 
 
 def _infons(element: ET.Element) -> dict[str, str]:
@@ -29,7 +35,7 @@ def _document(node: ET.Element, path: Path) -> Document:
     text, title = "", ""
     entities, pairs = [], []
     for passage in node.findall("passage"):
-        offset = int(passage.findtext("offset") or 0)
+        offset = _int(passage.findtext("offset") or "0", path, where, "passage offset")
         body = passage.findtext("text") or ""
         text = text.ljust(offset) + body
         if _infons(passage).get("type") == "title":
@@ -41,12 +47,12 @@ def _document(node: ET.Element, path: Path) -> Document:
             locations = ann.findall("location")
             if not locations or "type" not in info:
                 raise FormatError(path, where, f"annotation {ann.get('id')} lacks a location or type")
-            start = int(locations[0].get("offset"))
-            end = start + int(locations[0].get("length"))
+            at = f"{where}, annotation {ann.get('id')}"
+            start = _int(locations[0].get("offset"), path, at, "location offset")
+            end = start + _int(locations[0].get("length"), path, at, "location length")
             entities.append(Entity(start, end, info["type"], ann.findtext("text") or "", ids_of(info.get("MESH", ""))))
     for entity in entities:
-        if text[entity.start:entity.end] != entity.text:
-            raise FormatError(path, where, f"mention {entity.text!r} does not match its offsets {entity.start}-{entity.end}")
+        check_span(path, where, entity.start, entity.end, text, entity.text)
     for rel in node.findall("relation"):
         info = _infons(rel)
         pairs.append((info.get("relation", ""), info.get("Chemical", ""), info.get("Disease", "")))

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from ..records import Document, Entity, Relation
-from ._base import FormatError, Peek
+from ._base import FormatError, Peek, check_span
 
 NAME = "chemprot_bc6"
 _ABSTRACTS = re.compile(r"chemprot_(\w+?)_abstracts(_gs)?\.tsv")
@@ -47,9 +47,9 @@ def read(path: Path) -> list[Document]:
         doc = docs.get(pmid)
         if doc is None:
             raise FormatError(entity_path, lineno, f"PMID {pmid} is not in {path.name}")
-        if not (start.isdigit() and end.isdigit() and int(start) < int(end) <= len(doc.text)) \
-                or doc.text[int(start):int(end)] != mention:
-            raise FormatError(entity_path, lineno, f"offsets {start}-{end} do not hold {mention!r} in PMID {pmid}")
+        if not (start.lstrip("-").isdigit() and end.lstrip("-").isdigit()):
+            raise FormatError(entity_path, lineno, f"offsets {start!r}, {end!r} are not integers")
+        check_span(entity_path, lineno, int(start), int(end), doc.text, mention)
         entities[pmid, tid] = Entity(int(start), int(end), kind, mention)
         doc.entities.append(entities[pmid, tid])
     gold_path = path.with_name(f"chemprot_{split}_gold_standard.tsv")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..records import Document, Entity
-from ._base import FormatError, Peek, field, json_array
+from ._base import Peek, check_span, field, json_array
 
 NAME = "cmeee"
 
@@ -25,8 +25,7 @@ def read(path: Path) -> list[Document]:
         for ent in field(row, "entities", path, where, list):
             start, end = field(ent, "start_idx", path, where, int), field(ent, "end_idx", path, where, int) + 1
             mention = field(ent, "entity", path, where, str)
-            if text[start:end] != mention:
-                raise FormatError(path, where, f"entity {mention!r} does not match text[{start}:{end}] = {text[start:end]!r}")
+            check_span(path, where, start, end, text, mention)
             entities.append(Entity(start, end, field(ent, "type", path, where, str), mention))
         docs.append(Document(id=str(row.get("id", index)), text=text, entities=entities))
     return docs

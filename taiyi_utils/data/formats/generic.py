@@ -22,6 +22,7 @@ _REQUIRED = {
     "translation": ("source", "target"), "dialogue": ("human", "assistant"),
 }
 _OPTIONS = {"label_sep", "kind", "source_lang", "target_lang"}
+_OPTIONAL = {"id", "context", "choices"}
 
 
 def sniff(peek) -> bool:
@@ -45,12 +46,19 @@ def read(path: Path, columns: dict[str, str] | None = None, task: str | None = N
     missing = [f for f in _REQUIRED[task] if f not in columns]
     if missing:
         raise ValueError(f"generic reader for task {task!r} needs a column for {missing} in columns=")
+    known = {*_REQUIRED[task], *_OPTIONAL, *_OPTIONS}
+    unknown = sorted(set(columns) - known)
+    if unknown:
+        raise ValueError(f"generic reader for task {task!r}: unknown column-map key(s) {unknown}; "
+                         f"known: {sorted(known)}")
     records = []
     for lineno, row in _rows(path):
         def get(name: str) -> str:
             if columns[name] not in row:
                 raise FormatError(path, lineno, f"column {columns[name]!r} (for {name}) is missing")
             value = row[columns[name]]
+            if value is None:  # csv fills the columns a short row lacks with None
+                raise FormatError(path, lineno, f"the row has fewer columns than the header: no {columns[name]!r}")
             return value if isinstance(value, (str, list)) else str(value)
 
         rid = str(row.get(columns.get("id", ""), lineno))
@@ -60,7 +68,11 @@ def read(path: Path, columns: dict[str, str] | None = None, task: str | None = N
             labels = tuple(x.strip() for x in label.split(sep) if x.strip()) if sep else (label,)
             records.append(Classification(rid, get("text"), labels, multi_label=bool(sep)))
         elif task == "qa":
-            choices = dict(zip(string.ascii_uppercase, get("choices"))) if "choices" in columns else {}
+            listed = get("choices") if "choices" in columns else []
+            if not isinstance(listed, list):
+                raise FormatError(path, lineno, f"column {columns['choices']!r} (choices) should hold a list "
+                                                f"(a JSON-lines array), got text {listed[:60]!r}")
+            choices = dict(zip(string.ascii_uppercase, listed))
             records.append(QA(rid, get("question"), get("answer"), columns.get("kind", "mc" if choices else "open"),
                               choices, get("context") if "context" in columns else ""))
         elif task == "textpair":

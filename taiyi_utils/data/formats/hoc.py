@@ -39,6 +39,8 @@ def read(path: Path) -> list[Classification]:
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
+        if header is None:
+            raise FormatError(path, 1, "empty file; expected header 'labels<TAB>sentence<TAB>index'")
         if header[:2] != ["labels", "sentence"]:
             raise FormatError(path, 1, f"expected header 'labels<TAB>sentence<TAB>index', got {header}")
         records = []

@@ -22,10 +22,13 @@ def sniff(peek: Peek) -> bool:
 
 def read(path: Path) -> list[Dialogue]:
     raw = path.read_bytes()
-    try:
-        text = raw.decode("gb18030")
-    except UnicodeDecodeError as err:
-        raise FormatError(path, raw[:err.start].count(b"\n") + 1, "not valid GB18030 text") from None
+    try:  # the corpus ships GB18030, but a UTF-8 copy would decode as GB18030 into mojibake: try UTF-8 first
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError as err:
+            raise FormatError(path, raw[:err.start].count(b"\n") + 1, "neither UTF-8 nor GB18030 text") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     if next(reader, None) != HEADER:
         raise FormatError(path, 1, f"expected header {','.join(HEADER)}")

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from ..records import Document, Entity, Relation
-from ._base import FormatError, Peek
+from ._base import FormatError, Peek, check_span
 
 NAME = "pubtator"
 _TEXT_LINE = re.compile(r"^(\d+)\|([ta])\|(.*)$")
@@ -63,9 +63,7 @@ def _document(block: list[tuple[int, str]], path: Path) -> Document:
             start, end = int(cols[1]), int(cols[2])
         except ValueError:
             raise FormatError(path, lineno, f"offsets {cols[1]!r}, {cols[2]!r} are not integers") from None
-        full = f"{title} {abstract}"
-        if full[start:end] != cols[3]:
-            raise FormatError(path, lineno, f"mention {cols[3]!r} does not match text[{start}:{end}] = {full[start:end]!r}")
+        check_span(path, lineno, start, end, f"{title} {abstract}", cols[3])
         entities.append(Entity(start, end, cols[4], cols[3], ids_of(cols[5])))
     if title is None or abstract is None:
         raise FormatError(path, block[0][0], "document block lacks its |t| or |a| line")
