@@ -50,6 +50,25 @@ def format_events(events: list[tuple[str, str, tuple[tuple[str, str], ...]]], la
     return "\n".join(lines) if lines else NONE[lang]
 
 
+CDEE_ROLES = ("发生状态", "描述词", "解剖部位")  # after 主体词 (the trigger), in Taiyi's CHIP-CDEE order
+CDEE_TRIGGER = "主体词"
+
+
+def format_clinical_events(events: list[tuple[str, tuple[tuple[str, str], ...]]]) -> str:
+    """Taiyi's CHIP-CDEE answer: one ``主体词：t；发生状态：…；描述词：a；描述词：b；解剖部位：…`` line per event.
+
+    A role with several values is repeated (values hold '，' and '、' but never '；'); an empty role
+    is written once with nothing after the colon.
+    """
+    lines = []
+    for trigger, arguments in events:
+        fields = [f"{CDEE_TRIGGER}：{trigger}"]
+        for role in CDEE_ROLES:
+            fields += [f"{role}：{v}" for r, v in arguments if r == role] or [f"{role}："]
+        lines.append("；".join(fields))
+    return "\n".join(lines) if lines else NONE["zh"]
+
+
 def format_labels(labels: list[str], lang: str) -> str:
     return _line(RESULT[lang], _unique(labels), lang)
 
@@ -160,6 +179,18 @@ def parse_events(text: str) -> set[tuple[str, str, frozenset]]:
         fields = [f for f in fields if f]
         if fields and fields[0][0] in ("Trigger", "触发词"):
             found.add((kv[0], fields[0][1], frozenset(fields[1:])))
+    return found
+
+
+def parse_clinical_events(text: str) -> set[tuple[str, str, str]]:
+    """{(trigger, role, value)} from CHIP-CDEE answer lines, with (trigger, 主体词, trigger) for each event."""
+    found = set()
+    for line in text.splitlines():
+        fields = [kv for part in line.split("；") if (kv := key_value(part))]
+        trigger = next((v for k, v in fields if k == CDEE_TRIGGER), "")
+        if trigger:
+            found.add((trigger, CDEE_TRIGGER, trigger))
+            found.update((trigger, k, v) for k, v in fields if k in CDEE_ROLES and v)
     return found
 
 

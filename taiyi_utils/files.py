@@ -59,3 +59,30 @@ def content_digest(path: str | Path) -> str:
     for file in sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()):
         sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0" + file.read_bytes())
     return sha.hexdigest()[:16]
+
+
+def read_registry(shipped: Path, extra: tuple[str, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """Entries of a shipped registry YAML with the entries of ``extra`` files merged over them.
+
+    A user entry with a shipped (or earlier) name replaces it whole; returns the merged entries
+    and, for each replaced name, the file that replaced it. Errors name the file and line.
+    """
+    import yaml
+
+    merged, replaced = {}, {}
+    for path in (shipped, *map(Path, extra)):
+        if not path.is_file():
+            raise FileNotFoundError(f"registry file {path} not found")
+        try:
+            entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise ValueError(f"{path}: {'line %d: ' % (mark.line + 1) if mark else ''}invalid YAML "
+                             f"({getattr(err, 'problem', None) or err})") from None
+        if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+            raise ValueError(f"{path}: expected a mapping of name -> entry (a mapping of fields)")
+        for name, entry in entries.items():
+            if name in merged:
+                replaced[str(name)] = str(path)
+            merged[str(name)] = {**entry, "_file": str(path)}
+    return merged, replaced

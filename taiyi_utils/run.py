@@ -41,6 +41,7 @@ PIPELINE = ("01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval", "05_case
 INJECTED = ("profile", "run_dir")  # set by the runner, declared by every notebook
 PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes", "papermill", "plotly",
             "taiyi-workbench")
+PATH_PARAMS = ("data_root", "sources_files", "suites_files")  # relative paths in a profile: to the profile file
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
 
 
@@ -129,11 +130,20 @@ def resolve(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, 
             if not _type_ok(value, declared[key]):
                 raise ParameterError(f"{path}: {stem}.{key}: expected {declared[key]}, got {type(value).__name__} {value!r}")
         _check_training(path, stem, params)
-        resolved[stem] = params
+        resolved[stem] = {k: _anchored(v, path) if k in PATH_PARAMS else v for k, v in params.items()}
     stray = [k for k in common if k not in declared_anywhere]
     if stray:
         raise ParameterError(f"{path}: common.{stray[0]}: no notebook declares this parameter")
     return resolved
+
+
+def _anchored(value, profile: Path):
+    """A profile's relative path (or list of them) made absolute against the profile's folder."""
+    if isinstance(value, list):
+        return [_anchored(v, profile) for v in value]
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        return str((profile.parent / value).resolve())
+    return value
 
 
 def _check_training(path: Path, stem: str, params: dict) -> None:

@@ -14,6 +14,7 @@ and its error categories. Scoring decisions:
   hitting one gold pair count once.
 - Classification (``cls``, ``multilabel``, ``norm``): micro-F1 over (example, label); with one
   label per example it equals accuracy. Macro-F1 over labels is reported beside it.
+- CHIP-CDEE: micro-F1 over (主体词, role, value) triples, one (t, 主体词, t) per event.
 - QA: accuracy. Options ``yes/no/maybe`` are read with ``parse_yesno``, letters with
   ``parse_choice``; an answer that names yes / no / maybe is never read as a letter.
 
@@ -113,6 +114,16 @@ def _score_labels(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]
     return (tp, len(pred) - tp, len(gold) - tp), errors
 
 
+def _score_set(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
+    """Items of a flat set (CHIP-CDEE's (trigger, role, value) triples): found, missing or spurious."""
+    show = lambda x: " / ".join(x) if isinstance(x, tuple) else str(x)  # noqa: E731
+    errors = [{"category": "exact", "type": "", "gold": show(x), "pred": show(x)} for x in sorted(gold & pred)]
+    errors += [{"category": "missing", "type": "", "gold": show(x), "pred": ""} for x in sorted(gold - pred)]
+    errors += [{"category": "spurious", "type": "", "gold": "", "pred": show(x)} for x in sorted(pred - gold)]
+    tp = len(gold & pred)
+    return (tp, len(pred) - tp, len(gold) - tp), errors
+
+
 def _score_qa(gold: str, pred: str, item: Item) -> tuple[bool, list[dict]]:
     correct = pred == gold and gold != ""
     return correct, [] if correct else [{"category": "wrong option", "type": "", "gold": gold, "pred": pred or "(none)"}]
@@ -164,6 +175,10 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("cls", "micro_f1", _parse_labels, _score_labels, _labels_format),
     Task("multilabel", "micro_f1", _parse_labels, _score_labels, _labels_format),
     Task("norm", "micro_f1", _parse_labels, _score_labels, _labels_format),
+    Task("textpair", "micro_f1", _parse_labels, _score_labels, _labels_format),
+    Task("cdee", "micro_f1", lambda text, item: answers.parse_clinical_events(text), _score_set,
+         lambda lines, item: all(line.startswith(answers.CDEE_TRIGGER) for line in lines)
+         or lines == [answers.NONE["zh"]]),
     Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format),
 )}
 
@@ -181,7 +196,7 @@ def item_of(row: dict) -> Item:
 
 def gold_structure(row: dict):
     """A row's gold in the shape the parser returns: sets of tuples, a set of labels, or a string."""
-    if row["task"] in ("ner", "re"):
+    if row["task"] in ("ner", "re", "cdee"):
         return {tuple(g) for g in row["gold"]}
     if row["task"] in TASKS and TASKS[row["task"]].metric == "micro_f1":
         return set(row["gold"])

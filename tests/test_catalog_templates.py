@@ -36,18 +36,11 @@ def test_sources_and_suites_point_at_real_entries():
     assert suites["KUAKE-QIC-dev"].reference["chatgpt"].metric == "macro_f1"
 
 
-def test_a_suite_with_a_misspelt_source_is_an_error(tmp_path, monkeypatch):
-    from taiyi_utils.eval import suites as module
-
+def test_a_suite_with_a_misspelt_source_is_an_error(tmp_path):
     bad = tmp_path / "suites.yaml"
     bad.write_text("X: {task: ner, metric: micro_f1, source: ncbi_diseas, split: test, unit: sentence}\n")
-    monkeypatch.setattr(module, "SUITES_FILE", bad)
-    module.load_suites.cache_clear()
-    try:
-        with pytest.raises(ValueError, match="suite 'X': source 'ncbi_diseas' is not in sources.yaml"):
-            module.load_suites()
-    finally:
-        module.load_suites.cache_clear()
+    with pytest.raises(ValueError, match=r"suites.yaml: suite 'X': source 'ncbi_diseas' is not in the sources registry"):
+        load_suites((str(bad),))
 
 
 TASKS = sorted(p.stem for p in TEMPLATE_DIR.glob("*.yaml"))

@@ -62,6 +62,18 @@ EXPECTED = [
       "relations": {"CPR:3": 550, "CPR:4": 1094, "CPR:5": 116, "CPR:6": 199, "CPR:9": 457}}),
     ("CBLUE-train/KUAKE-QIC/KUAKE-QIC_train.json", {"format": "kuake_qic", "records": 6931}),
     ("CHIP-CDEE/CHIP-CDEE_train.json", {"format": "chip_cdee", "records": 1587}),
+    ("CBLUE-train/KUAKE-QQR/KUAKE-QQR_train.json", {"format": "cblue_pairs", "records": 15000,
+                                                    "labels": {"0": 8946, "1": 2603, "2": 3451}}),
+    ("CBLUE-train/KUAKE-QQR/KUAKE-QQR_dev.json", {"records": 1600, "labels": {"0": 1006, "1": 260, "2": 334}}),
+    ("CBLUE-train/KUAKE-QTR/KUAKE-QTR_train.json", {"format": "cblue_pairs", "records": 24174,
+                                                    "labels": {"0": 3880, "1": 5384, "2": 5514, "3": 9396}}),
+    ("CBLUE-train/CHIP-STS/CHIP-STS_train.json", {"format": "cblue_pairs", "records": 16000,
+                                                  "labels": {"0": 7989, "1": 8011}}),
+    ("CBLUE-train/CHIP-STS/CHIP-STS_dev.json", {"records": 4000, "labels": {"0": 2011, "1": 1989}}),
+    ("CBLUE-train/CHIP-CTC/CHIP-CTC_train.json", {"format": "chip_ctc", "records": 22962}),
+    ("CBLUE-train/CHIP-CTC/CHIP-CTC_dev.json", {"records": 7682}),
+    ("CBLUE-train/CHIP-CDN/CHIP-CDN_train.json", {"format": "cblue_cdn", "records": 6000}),
+    ("CBLUE-train/CHIP-CDN/CHIP-CDN_dev.json", {"records": 2000}),
     ("CHIP-CDEE/CHIP-CDEE_dev.json", {"records": 384}),
     ("CNMLEQA-3k/CNMLEQA-3k.json", {"format": "cnmleqa", "records": 2949}),
     ("HoC/train.tsv", {"format": "hoc", "records": 12119}),
@@ -152,7 +164,7 @@ def test_bigbio_local_file_and_generic_column_map(tmp_path):
     assert (doc.text, doc.entities[0].text, doc.entities[0].ids) == ("Aspirin helps.", "Aspirin", ("MESH:D001241",))
     (tmp_path / "t.csv").write_text("sentence,tags\nfever and cough,symptom|sign\n")
     [rec] = formats.read(tmp_path / "t.csv", "generic", task="classification",
-                         columns={"text": "sentence", "label": "tags", "label_sep": "|"})
+                         columns={"text": "sentence", "label": "tags"}, label_sep="|")
     assert rec.labels == ("symptom", "sign") and rec.multi_label
 
 
@@ -261,7 +273,7 @@ def test_bioc_and_bigbio_without_offsets_name_the_place(tmp_path):
 def test_generic_reader_refuses_short_rows_split_choices_and_misspelt_keys(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("sentence,label\nAspirin helps.,1\nShort row\n")
-    with pytest.raises(FormatError, match=r"t.csv: line 3: the row has fewer columns than the header: no 'label'"):
+    with pytest.raises(FormatError, match=r"t.csv: line 3: the row has 1 columns, fewer than the header's 2"):
         formats.read(table, "generic", task="classification", columns={"text": "sentence", "label": "label"})
     with pytest.raises(ValueError, match=r"unknown column-map key\(s\) \['lable'\]"):
         formats.read(table, "generic", task="classification", columns={"text": "sentence", "label": "label",
@@ -284,3 +296,15 @@ def test_folder_summary_skips_unreadable_files_and_ignores_fifos(tiny, tmp_path)
     assert result["files"]["good.json"]["records"] == 6 and "pipe" not in result["skipped"]
     reason = result["skipped"]["bad.json"]
     assert reason.startswith("detected as kuake_qic but unreadable") and len(reason) < 400
+
+
+def test_cblue_counts_beyond_the_summary(raw):
+    """SOURCE.md's figures that the summary does not show: CTC's 44 classes, CDN's multi-term mentions,
+    CDEE's events."""
+    ctc = formats.read(raw / "CBLUE-train/CHIP-CTC/CHIP-CTC_train.json")
+    assert len({r.labels[0] for r in ctc}) == 44
+    cdn = formats.read(raw / "CBLUE-train/CHIP-CDN/CHIP-CDN_train.json")
+    # 3,264 results join several terms with ##; 32 repeat a term, and 7 of those are one term twice
+    assert sum(len(r.labels) > 1 for r in cdn) == 3264 - 7
+    cdee = formats.read(raw / "CHIP-CDEE/CHIP-CDEE_train.json")
+    assert sum(len(d.events) for d in cdee) == 8761

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..eval.suites import load_suites
+from ..eval.suites import load_suites, replaced_suites
 from ..files import write_json, write_jsonl
 from ..model import token_counter
 from ..paths import shared_data_root
 from . import mix, quality
 from .instruct import build_pairs, inventory
-from .sources import get_source, read_split
+from .sources import get_source, load_sources, read_split, replaced_sources
 from .tiny import write_tiny_corpus
 
 TRAIN_FIELDS = ("conversation_id", "dataset", "category", "language", "task", "conversation", "tokens")
@@ -79,38 +79,44 @@ def curate(data_root: str | Path, out_dir: str | Path, *, train_sources: dict[st
            max_records_per_source: int = -1, eval_samples: int = 200, split_ner_by_type: bool = True,
            cap_per_dataset: int = 10_000, caps: dict[str, int] | None = None, replay_fraction: float = 1.0,
            tokenizer: str = "embedded:smollm2-135m", max_tokens: int = 1024, remove_overlap: bool = True,
-           holdout: dict[str, int] | None = None, seed: int = 0) -> Curation:
+           holdout: dict[str, int] | None = None, sources_files: list[str] = (), suites_files: list[str] = (),
+           seed: int = 0) -> Curation:
     """Build and write the stage mixtures and evaluation sets; returns them with the data card.
 
     ``holdout`` sets how many records a dev-only source (CMeEE-V2, CMeIE) holds out for evaluation
     (source key -> records; default in sources.yaml): its ``dev-train`` part trains, ``dev-eval`` evaluates.
+    ``sources_files`` / ``suites_files`` are the user's registry YAMLs, merged over the shipped ones.
     """
     data_root, out_dir = Path(data_root), Path(out_dir)
-    suites = load_suites()
+    source_files, suite_files = tuple(map(str, sources_files)), tuple(map(str, suites_files))
+    sources, suites = load_sources(source_files), load_suites(suite_files, source_files)
     unknown = [s for s in eval_suites if s not in suites]
     if unknown:
         raise KeyError(f"unknown eval suite(s) {unknown}; known: {', '.join(suites)}")
 
     train, read_counts = [], {}
     for key, split in tqdm(train_sources.items(), desc="read + instruct", unit="source"):
-        records = _sample(read_split(key, split, data_root, holdout), max_records_per_source, f"train:{key}:{seed}")
+        records = _sample(read_split(key, split, data_root, holdout, sources), max_records_per_source,
+                          f"train:{key}:{seed}")
         read_counts[key] = {"split": split, "records": len(records)}
-        train += build_pairs(records, get_source(key), seed=seed, split_ner_by_type=split_ner_by_type)
+        train += build_pairs(records, get_source(key, sources), seed=seed, split_ner_by_type=split_ner_by_type)
 
-    evaluation, unavailable = {}, {}
+    evaluation, unavailable, eval_read = {}, {}, {}
     for name in tqdm(eval_suites, desc="eval suites", unit="suite"):
         suite = suites[name]
         try:
-            records = suite.read(data_root, holdout)
+            records = suite.read(data_root, holdout, sources)
         except FileNotFoundError as err:
             unavailable[name] = str(err)
             continue
-        source = suite.as_source()
+        source = suite.as_source(sources)
         _check_names(name, suite.task, source, records)
-        pairs = build_pairs(_sample(records, eval_samples, f"eval:{name}:{seed}"), source, tasks=(suite.task,),
+        records = _sample(records, eval_samples, f"eval:{name}:{seed}")
+        eval_read[name] = len(records)
+        pairs = build_pairs(records, source, tasks=(suite.task,),
                             seed=seed, template_index=0, split_ner_by_type=split_ner_by_type,
                             **({"relation_candidates": suite.candidates} if suite.candidates else {}))
-        evaluation[name] = [{**p, "suite": name} for p in pairs]
+        evaluation[name] = [{**p, "suite": name, "metric": suite.metric} for p in pairs]
 
     train, duplicates = quality.dedup(train)
     count = token_counter(tokenizer)
@@ -134,7 +140,10 @@ def curate(data_root: str | Path, out_dir: str | Path, *, train_sources: dict[st
         "quality": {"duplicates_removed": {k: dict(v) for k, v in duplicates.items()},
                     "over_max_tokens_removed": dict(too_long), "overlap": overlap},
         "stage1": _counts(stage1), "stage2": _counts(stage2),
-        "eval": {name: {"pairs": len(p), "records": len({x["record_id"] for x in p}),
+        "registries": {"sources_files": list(source_files), "suites_files": list(suite_files),
+                       "replaced": {"sources": replaced_sources(source_files),
+                                    "suites": replaced_suites(suite_files, source_files)}},
+        "eval": {name: {"pairs": len(p), "records": eval_read[name], "metric": suites[name].metric,
                         "over_max_tokens": sum(x["tokens"] > max_tokens for x in p)} for name, p in evaluation.items()},
         "eval_unavailable": unavailable,
     }

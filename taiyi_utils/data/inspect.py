@@ -14,7 +14,7 @@ def summarize(records: list[Record], format_name: str) -> dict:
     option letters) for yes/no and multiple-choice QA.
     """
     counts = annotation_counts(records)
-    counts["labels"].update(r.answer for r in records if isinstance(r, QA) and r.kind in ("yesno", "mc"))
+    counts["labels"].update(r.answer for r in records if isinstance(r, QA) and r.kind in ("yesno", "yesnomaybe", "mc"))
     turns = sum(len(r.turns) for r in records if isinstance(r, Dialogue))
     summary = {"format": format_name, "records": len(records)}
     summary.update({key: dict(c.most_common()) for key, c in counts.items() if c})

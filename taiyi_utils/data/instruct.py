@@ -16,11 +16,12 @@ from typing import Callable, Iterator
 import yaml
 
 from .. import answers
-from .records import QA, Classification, Dialogue, Document, Record, Translation, annotation_counts, main_text
+from .records import (QA, Classification, Dialogue, Document, Record, TextPair, Translation, annotation_counts,
+                      main_text)
 from .sources import Source
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-FAMILY = {"ner": "NER", "re": "RE", "ee": "EE", "cls": "TC", "norm": "NEN", "textpair": "TP", "qa": "QA",
+FAMILY = {"ner": "NER", "re": "RE", "ee": "EE", "cdee": "EE", "cls": "TC", "norm": "NEN", "textpair": "TP", "qa": "QA",
           "dialogue": "MRD", "translation": "MT", "title": "TT"}
 JOIN = {"en": ", ", "zh": "，"}
 RELATION_CANDIDATES = 8  # RE prompts of larger schemas list this many types (see _re)
@@ -106,11 +107,33 @@ def _title(doc: Document, ctx: Context) -> Iterator[Item]:
         yield "", [(ctx.fill("title", text=abstract), doc.title)], doc.title, []
 
 
+def _label_names(ctx: Context) -> dict[str, str]:
+    """Corpus label -> the name prompts and answers show: a source's ``labels:`` (all of them, so a small
+    sample still lists every option), then any other label seen, as itself."""
+    return {**ctx.source.labels, **{label: label for label in ctx.inventory["labels"] if label not in ctx.source.labels}}
+
+
 def _cls(rec: Classification, ctx: Context) -> Iterator[Item]:
-    labels = ctx.inventory["labels"]
+    names = _label_names(ctx)
+    labels = list(dict.fromkeys(names.values()))
+    gold = [names.get(label, label) for label in rec.labels]
     name = "multilabel" if rec.multi_label else "cls"
     prompt = ctx.fill(name, labels=JOIN[ctx.lang].join(labels), text=rec.text)
-    yield "", [(prompt, answers.format_labels(list(rec.labels), ctx.lang))], sorted(set(rec.labels)), labels
+    yield "", [(prompt, answers.format_labels(gold, ctx.lang))], sorted(set(gold)), labels
+
+
+def _textpair(rec: TextPair, ctx: Context) -> Iterator[Item]:
+    names = _label_names(ctx)
+    labels = list(dict.fromkeys(names.values()))
+    gold = names.get(rec.label, rec.label)
+    prompt = ctx.fill("textpair", labels=JOIN[ctx.lang].join(labels), text_1=rec.text_1, text_2=rec.text_2)
+    yield "", [(prompt, answers.format_labels([gold], ctx.lang))], [gold], labels
+
+
+def _cdee(doc: Document, ctx: Context) -> Iterator[Item]:
+    events = [(e.trigger, e.arguments) for e in doc.events]
+    gold = sorted({(t, answers.CDEE_TRIGGER, t) for t, _ in events} | {(t, r, v) for t, args in events for r, v in args})
+    yield "", [(ctx.fill("cdee", text=doc.text), answers.format_clinical_events(events))], gold, []
 
 
 def _norm(rec: Classification, ctx: Context) -> Iterator[Item]:
@@ -127,13 +150,15 @@ def _qa(rec: QA, ctx: Context) -> Iterator[Item]:
         return
     if not rec.answer:
         return
-    if rec.kind == "yesno":
-        name = "qa_yesno" if rec.context else "qa_open"
-        reply, options = answers.format_yesno(rec.answer, ctx.lang), ["yes", "no", "maybe"]
-    else:
-        name = "qa_context" if rec.context else "qa_open"
-        reply, options = rec.answer, []
-    yield "", [(ctx.fill(name, question=rec.question, context=rec.context), reply)], rec.answer, options
+    if rec.kind in ("yesno", "yesnomaybe"):
+        options = ["yes", "no", "maybe"] if rec.kind == "yesnomaybe" else ["yes", "no"]
+        listed = "/".join(options) if ctx.lang == "zh" else ", ".join(options[:-1]) + " or " + options[-1]
+        reply = answers.format_yesno(rec.answer, ctx.lang)
+        yield "", [(ctx.fill("qa_yesno" if rec.context else "qa_open", question=rec.question, context=rec.context,
+                             options=listed), reply)], rec.answer, options
+        return
+    name = "qa_context" if rec.context else "qa_open"
+    yield "", [(ctx.fill(name, question=rec.question, context=rec.context), rec.answer)], rec.answer, []
 
 
 def _dialogue(rec: Dialogue, ctx: Context) -> Iterator[Item]:
@@ -154,6 +179,7 @@ def _verbatim(rec: Dialogue, ctx: Context) -> Iterator[Item]:
 BUILDERS: dict[str, tuple[type, Callable[[Record, Context], Iterator[Item]]]] = {
     "ner": (Document, _ner), "re": (Document, _re), "ee": (Document, _ee), "title": (Document, _title),
     "cls": (Classification, _cls), "norm": (Classification, _norm), "qa": (QA, _qa),
+    "textpair": (TextPair, _textpair), "cdee": (Document, _cdee),
     "dialogue": (Dialogue, _dialogue), "translation": (Translation, _translation), "verbatim": (Dialogue, _verbatim),
 }
 

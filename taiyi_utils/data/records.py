@@ -60,7 +60,7 @@ class Classification:
 
 @dataclass
 class QA:
-    """Question answering: ``kind`` is yesno, mc (multiple choice), factoid, list or open.
+    """Question answering: ``kind`` is yesno, yesnomaybe, mc (multiple choice), factoid, list or open.
 
     For ``mc`` the answer is the option letter and ``choices`` maps letter -> text.
     """
@@ -134,4 +134,6 @@ def annotation_counts(records: list[Record]) -> dict[str, Counter]:
             counts["relations"].update(r.type for r in record.relations)
         elif isinstance(record, Classification):
             counts["labels"].update(record.labels)
+        elif isinstance(record, TextPair):
+            counts["labels"][record.label] += 1
     return counts

@@ -7,12 +7,12 @@ the parts never share a record and do not depend on file order or on the sample 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from ..files import read_registry
 from . import formats
 from .records import Record
 
@@ -32,6 +32,8 @@ class Source:
     events: dict[str, str] = field(default_factory=dict)
     family: str = ""
     catalog: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # classification / text-pair label -> name shown
+    options: dict = field(default_factory=dict)  # keyword options of the reader (generic: task, columns, ...)
     holdout: dict = field(default_factory=dict)  # {split: dev, eval: N}: dev-train / dev-eval parts
     obtain: str = ""  # where to get the files when the data root lacks them
 
@@ -52,20 +54,42 @@ class Source:
 
 
 @cache
-def load_sources() -> dict[str, Source]:
-    raw = yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
+def load_sources(files: tuple[str, ...] = ()) -> dict[str, Source]:
+    """The shipped sources with those of the user's ``files`` (same schema) merged over them."""
+    return _sources(files)[0]
+
+
+def replaced_sources(files: tuple[str, ...] = ()) -> dict[str, str]:
+    """Shipped source names that the user's ``files`` replace, with the file that did."""
+    return _sources(files)[1]
+
+
+@cache
+def _sources(files: tuple[str, ...]) -> tuple[dict[str, Source], dict[str, str]]:
+    raw, replaced = read_registry(SOURCES_FILE, files)
     known = {f.name for f in fields(Source)} - {"key"}
     sources = {}
     for key, spec in raw.items():
+        where = f"{spec.pop('_file')}: source {key!r}"
         unknown = sorted(set(spec) - known)
         if unknown:
-            raise ValueError(f"{SOURCES_FILE}: source {key!r}: unknown field(s) {unknown}; known: {sorted(known)}")
+            raise ValueError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
+        missing = [f for f in ("format", "files", "language", "tasks") if f not in spec]
+        if missing:
+            raise ValueError(f"{where}: missing field(s) {missing}")
+        if spec["format"] not in formats.FORMATS:
+            raise ValueError(f"{where}: unknown format {spec['format']!r}; known: {', '.join(formats.FORMATS)}")
+        accepted = set(inspect.signature(formats.FORMATS[spec["format"]].read).parameters) - {"path"}
+        bad = sorted(set(spec.get("options") or {}) - accepted)
+        if bad:
+            raise ValueError(f"{where}: reader {spec['format']!r} has no option(s) {bad}; "
+                             f"it accepts {sorted(accepted) or 'none'}")
         sources[key] = Source(key=key, **{**spec, "tasks": tuple(spec["tasks"])})
-    return sources
+    return sources, replaced
 
 
-def get_source(key: str) -> Source:
-    sources = load_sources()
+def get_source(key: str, sources: dict[str, Source] | None = None) -> Source:
+    sources = load_sources() if sources is None else sources
     if key not in sources:
         raise KeyError(f"unknown source {key!r}; known: {', '.join(sources)}")
     return sources[key]
@@ -81,14 +105,22 @@ def holdout_part(records: list[Record], key: str, eval_records: int, part: str) 
     return [r for r in records if (r.id in held) == (part == "eval")]
 
 
-def read_split(key: str, split: str, data_root: Path, holdout: dict[str, int] | None = None) -> list[Record]:
-    """Records of ``split``; ``holdout`` overrides a source's held-out size (source key -> eval records)."""
-    source = get_source(key)
+def read_split(key: str, split: str, data_root: Path, holdout: dict[str, int] | None = None,
+               sources: dict[str, Source] | None = None) -> list[Record]:
+    """Records of ``split``; ``holdout`` overrides a source's held-out size (source key -> eval records).
+
+    A reader's error is raised again naming the source entry (the file and line are in its message).
+    """
+    source = get_source(key, sources)
     base, _, part = split.rpartition("-")
     if source.holdout and base == source.holdout["split"] and part in HOLDOUT_PARTS:
         size = (holdout or {}).get(key, source.holdout["eval"])
-        return holdout_part(read_split(key, base, data_root), key, size, part)
+        return holdout_part(read_split(key, base, data_root, sources=sources), key, size, part)
     records: list[Record] = []
     for path in source.paths(split, Path(data_root)):
-        records.extend(formats.read(path, source.format))
+        try:
+            records.extend(formats.read(path, source.format, **source.options))
+        except ValueError as err:  # FormatError included: keep its type, name the entry first
+            err.args = (f"source {key!r}: {err}",)
+            raise
     return records

@@ -123,10 +123,12 @@ def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 10
     return summary
 
 
-def suite_metric(suite: str, scored: list[dict]) -> str:
-    """The metric a suite declares; for an undeclared one, its task's own."""
+def suite_metric(suite: str, rows: list[dict]) -> str:
+    """The metric a suite declares (curation writes it on each item; else the shipped registry; else its task's)."""
+    if rows and rows[0].get("metric"):
+        return rows[0]["metric"]
     spec = load_suites().get(suite)
-    return spec.metric if spec else tasks.get_task(scored[0]["task"]).metric if scored else "micro_f1"
+    return spec.metric if spec else tasks.get_task(rows[0]["task"]).metric if rows else "micro_f1"
 
 
 def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
@@ -142,7 +144,8 @@ def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Pat
     for suite in suites:
         scored = [{**score_row(r, outputs[item_key(r)]["output"]), "cut": outputs[item_key(r)].get("cut", False),
                    "model": label} for r in rows if r["suite"] == suite]
-        summaries.append({"model": label, **summarize(suite, scored, suite_metric(suite, scored))})
+        metric = suite_metric(suite, [r for r in rows if r["suite"] == suite])
+        summaries.append({"model": label, **summarize(suite, scored, metric)})
         scored_rows += scored
     return summaries, scored_rows
 

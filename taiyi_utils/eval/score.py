@@ -19,6 +19,6 @@ def score_row(row: dict, output: str) -> dict:
               "options": row.get("options") or [], "errors": errors}
     if spec.metric == "accuracy":
         return {**result, "gold": row["gold"], "pred": pred, "correct": outcome}
-    structured = task in ("ner", "re")
+    structured = task in ("ner", "re", "cdee")
     return {**result, "gold": sorted(map(list, row["gold"])) if structured else row["gold"],
             "pred": sorted(map(list, pred)) if structured else sorted(pred), "counts": outcome}

@@ -5,9 +5,8 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from ..data.records import Record, group_sentences
+from ..files import read_registry
 from ..data.sources import Source, get_source, load_sources, read_split
 
 SUITES_FILE = Path(__file__).with_name("suites.yaml")
@@ -34,7 +33,7 @@ class Suite:
     metric: str
     source: str
     split: str
-    unit: str
+    unit: str = "record"
     note: str = ""
     types: dict = field(default_factory=dict)
     relations: dict = field(default_factory=dict)
@@ -43,27 +42,28 @@ class Suite:
     average: bool = False
     reference: dict[str, Reference] = field(default_factory=dict)
 
-    def as_source(self) -> Source:
+    def as_source(self, sources: dict[str, Source] | None = None) -> Source:
         """The Source whose language and names build this suite's prompts (with the suite's overrides)."""
         overrides = {k: v for k, v in (("types", self.types), ("relations", self.relations)) if v}
-        return replace(get_source(self.source), **overrides)
+        return replace(get_source(self.source, sources), **overrides)
 
-    def read(self, data_root: Path, holdout: dict[str, int] | None = None) -> list[Record]:
-        records = read_split(self.source, self.split, data_root, holdout)
+    def read(self, data_root: Path, holdout: dict[str, int] | None = None,
+             sources: dict[str, Source] | None = None) -> list[Record]:
+        records = read_split(self.source, self.split, data_root, holdout, sources)
         return group_sentences(records) if self.group else records
 
 
-def _suite(name: str, spec: dict) -> Suite:
-    where = f"{SUITES_FILE}: suite {name!r}"
+def _suite(name: str, spec: dict, sources: dict[str, Source]) -> Suite:
+    where = f"{spec.pop('_file')}: suite {name!r}"
     known = {f.name for f in fields(Suite)} - {"name"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
-    sources = load_sources()
     if spec.get("source") not in sources:
-        raise ValueError(f"{where}: source {spec.get('source')!r} is not in sources.yaml")
-    if spec["split"] not in sources[spec["source"]].splits():
-        raise ValueError(f"{where}: source {spec['source']!r} has no split {spec['split']!r}")
+        raise ValueError(f"{where}: source {spec.get('source')!r} is not in the sources registry")
+    if spec.get("split") not in sources[spec["source"]].splits():
+        raise ValueError(f"{where}: source {spec['source']!r} has no split {spec.get('split')!r}; "
+                         f"it has {sources[spec['source']].splits()}")
     if spec.get("metric") not in METRICS:
         raise ValueError(f"{where}: metric {spec.get('metric')!r} is not one of {METRICS}")
     references = {}
@@ -75,6 +75,17 @@ def _suite(name: str, spec: dict) -> Suite:
 
 
 @cache
-def load_suites() -> dict[str, Suite]:
-    raw = yaml.safe_load(SUITES_FILE.read_text(encoding="utf-8"))
-    return {name: _suite(name, dict(spec)) for name, spec in raw.items()}
+def load_suites(files: tuple[str, ...] = (), source_files: tuple[str, ...] = ()) -> dict[str, Suite]:
+    """The shipped suites with the user's ``files`` merged over them; sources from ``source_files`` too."""
+    return _suites(files, source_files)[0]
+
+
+def replaced_suites(files: tuple[str, ...] = (), source_files: tuple[str, ...] = ()) -> dict[str, str]:
+    return _suites(files, source_files)[1]
+
+
+@cache
+def _suites(files: tuple[str, ...], source_files: tuple[str, ...]) -> tuple[dict[str, Suite], dict[str, str]]:
+    raw, replaced = read_registry(SUITES_FILE, files)
+    sources = load_sources(source_files)
+    return {name: _suite(name, dict(spec), sources) for name, spec in raw.items()}, replaced

@@ -4,13 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..records import Record
-from . import (bigbio, bioasq, bioc, chemprot, chemprot_bc6, chip_cdee, chip_cdn, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv,
+from . import (bigbio, bioasq, bioc, cblue_cdn, cblue_pairs, chemprot, chemprot_bc6, chip_cdee, chip_cdn, chip_ctc, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv,
                ddi_xml, firefly, generic, hoc, iob, kuake_qic, litcovid_csv, med_dialogue_csv, medqa_jsonl, medqa_tsv,
                promptcblue, pubmedqa, pubtator, squad)
 from ._base import FormatError, Peek, field, iter_jsonl
 
 FORMATS = {m.NAME: m for m in (
-    pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdee, chip_cdn, promptcblue, pubmedqa, medqa_tsv, medqa_jsonl, cnmleqa,
+    pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdee, chip_cdn, cblue_cdn, cblue_pairs, chip_ctc, promptcblue, pubmedqa, medqa_tsv, medqa_jsonl, cnmleqa,
     bioasq, squad, hoc, chemprot, chemprot_bc6, ddi_tsv, ddi_xml, cmb_clin, med_dialogue_csv, firefly, bigbio,
     litcovid_csv, generic,
 )}
@@ -31,7 +31,8 @@ def detect(path: str | Path) -> str:
         return matches[0]
     considered = ", ".join(FORMATS)
     if not matches:
-        raise FormatError(path, "format", f"no known format matched (considered: {considered}); pass --format NAME")
+        raise FormatError(path, "format", "no known format matched; pass --format NAME (a table of your own: "
+                                          f"--format generic with --task and a --columns map); considered: {considered}")
     raise FormatError(path, "format", f"several formats matched ({', '.join(matches)}); pass --format NAME")
 
 

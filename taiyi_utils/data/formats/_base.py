@@ -19,7 +19,7 @@ class FormatError(ValueError):
         super().__init__(f"{path}: {where}: {message}")
 
 
-MAX_QUOTE = 200
+MAX_QUOTE = 400  # characters of a message; quotes of bad input within it stay short
 
 
 def check_span(path: Path, where: str | int, start: int, end: int, text: str, mention: str) -> None:

@@ -10,7 +10,7 @@ NAME = "kuake_qic"
 
 
 def sniff(peek: Peek) -> bool:
-    return peek.has_keys("query", "label")
+    return peek.has_keys("query", "label") and not peek.has_keys("title")  # KUAKE-QTR pairs a query with a title
 
 
 def read(path: Path) -> list[Classification]:

@@ -31,5 +31,5 @@ def read(path: Path) -> list[QA]:
             raise FormatError(path, where, f"final_decision {answer!r} is not one of {ANSWERS}")
         context = " ".join(field(item, "CONTEXTS", path, where, list))
         records.append(QA(id=pmid, question=field(item, "QUESTION", path, where, str), answer=answer,
-                          kind="yesno", context=context))
+                          kind="yesnomaybe", context=context))
     return records
