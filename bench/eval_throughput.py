@@ -4,15 +4,16 @@
     python bench/eval_throughput.py --prompts-per-suite 40 --batch-size 128    # GPU
 
 Every way answers the same prompts as the evaluation does, each with its task's token limit from
-eval/evaluate.py (optionally capped by --max-new-tokens): transformers' generate one prompt at a time (the
+evaluation/evaluate.py (optionally capped by --max-new-tokens): transformers' generate one prompt at a time (the
 naive path); transformers' generate on fixed batches of prompts sorted by length, where a batch steps until its
-longest answer ends; and the workbench's continuous batching (eval/generate.py), with its default cache budget.
+longest answer ends; and the workbench's continuous batching (evaluation/generate.py), with its default cache budget.
 A second table says where the time goes: prefill (compute-bound, so no faster in batches), a decode step at
 batch 1 and at full batch (measured with answers forced to one length, batching's best case), how many
 fixed-batch slots held a live answer, and the speed-up batching could reach at best. Generated tokens count
 each answer up to its end; greedy decoding makes answers comparable, and the table reports how many match the
 one-at-a-time ones.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,21 @@ from common import report  # bench/common.py (the script's folder is on sys.path
 
 def eval_prompts(per_suite: int) -> list[dict]:
     """The first ``per_suite`` curated prompts of every local suite, curated as notebook 01 does for the demo."""
-    from taiyi_utils.data.curate import curate, resolve_data_root
-    from taiyi_utils.eval.suites import load_suites
+    from taiyi_utils.curation import curate, resolve_data_root
+    from taiyi_utils.evaluation.suites import load_suites
     from taiyi_utils.run import load_profile
 
     demo = load_profile("demo")[1]["01_curation"]
     local = [name for name, suite in load_suites().items() if suite.source]  # hub-only suites need a download
     with tempfile.TemporaryDirectory() as tmp:
-        done = curate(resolve_data_root("", tmp), tmp, train_sources={}, eval_suites=local, eval_samples=per_suite,
-                      tokenizer=demo["tokenizer"])
+        done = curate(
+            resolve_data_root("", tmp),
+            tmp,
+            train_sources={},
+            eval_suites=local,
+            eval_samples=per_suite,
+            tokenizer=demo["tokenizer"],
+        )
     return [row for rows in done.eval.values() for row in rows[:per_suite]]
 
 
@@ -45,7 +52,7 @@ def timed(run) -> tuple[list[str], float]:
 
 def limits(rows: list[dict], tokenizer, cap: int | None) -> list[int]:
     """Each prompt's token limit as the evaluation sets it, capped at ``cap`` when given."""
-    from taiyi_utils.eval.evaluate import answer_limits
+    from taiyi_utils.evaluation.evaluate import answer_limits
 
     per_suite = answer_limits(rows, tokenizer)
     return [min(cap or 10**9, per_suite[r.get("suite", "")]) for r in rows]
@@ -54,11 +61,12 @@ def limits(rows: list[dict], tokenizer, cap: int | None) -> list[int]:
 def sorted_batches(indices: list[int], prompt_tokens: list[int], batch_size: int) -> list[list[int]]:
     """``indices`` sorted by prompt token length in chunks of ``batch_size``: fixed batches that pad least."""
     order = sorted(indices, key=prompt_tokens.__getitem__)
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def fixed_batches(model, tokenizer, texts: list[str], caps: list[int], batches: list[list[int]],
-                  forced: bool = False) -> dict[int, str]:
+def fixed_batches(
+    model, tokenizer, texts: list[str], caps: list[int], batches: list[list[int]], forced: bool = False
+) -> dict[int, str]:
     """transformers' generate on each batch of texts, answers by index; ``forced`` runs every answer to its
     batch's limit."""
     import torch
@@ -68,12 +76,19 @@ def fixed_batches(model, tokenizer, texts: list[str], caps: list[int], batches: 
         for batch in batches:
             enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
             limit = max(caps[i] for i in batch)
-            out = model.generate(**enc.to(model.device), max_new_tokens=limit,
-                                 min_new_tokens=limit if forced else None, do_sample=False, temperature=None,
-                                 top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id)
-            for i, ids in zip(batch, out[:, enc["input_ids"].shape[1]:]):
-                answers[i] = tokenizer.decode(ids[:caps[i]], skip_special_tokens=True).strip()
+            out = model.generate(
+                **enc.to(model.device),
+                max_new_tokens=limit,
+                min_new_tokens=limit if forced else None,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            for i, ids in zip(batch, out[:, enc["input_ids"].shape[1] :]):
+                answers[i] = tokenizer.decode(ids[: caps[i]], skip_special_tokens=True).strip()
     return answers
 
 
@@ -102,8 +117,12 @@ def main() -> int:
     parser.add_argument("--model", default="embedded:smollm2-135m")
     parser.add_argument("--prompts-per-suite", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-new-tokens", type=int, default=None,
-                        help="cap on every task's token limit (default: the evaluation's own limits)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="cap on every task's token limit (default: the evaluation's own limits)",
+    )
     parser.add_argument("--probe-tokens", type=int, default=64, help="answer length forced to time decode steps")
     args = parser.parse_args()
 
@@ -111,8 +130,8 @@ def main() -> int:
 
     from taiyi_utils import model as models
     from taiyi_utils.chat import render_prompt
-    from taiyi_utils.eval.generate import generate
-    from taiyi_utils.eval.score import score_row
+    from taiyi_utils.evaluation.generate import generate
+    from taiyi_utils.evaluation.score import score_row
 
     rows = eval_prompts(args.prompts_per_suite)
     tokenizer, model = models.load_tokenizer(args.model), models.load_base_model(args.model)
@@ -124,15 +143,18 @@ def main() -> int:
     everything, batch = list(range(len(rows))), args.batch_size
     in_order = lambda found: [found[i] for i in everything]  # noqa: E731
     ways = {
-        f"fixed batches of {batch}": lambda: in_order(fixed_batches(
-            model, tokenizer, texts, caps, sorted_batches(everything, prompt_tokens, batch))),
+        f"fixed batches of {batch}": lambda: in_order(
+            fixed_batches(model, tokenizer, texts, caps, sorted_batches(everything, prompt_tokens, batch))
+        ),
         f"continuous batching, {batch} rows (workbench)": lambda: generate(
-            model, tokenizer, humans, max_new_tokens=caps, batch_size=batch, desc="workbench"),
+            model, tokenizer, humans, max_new_tokens=caps, batch_size=batch, desc="workbench"
+        ),
     }
     # one at a time in two halves, before and after the batched ways, so a drift in machine speed biases neither
     single = {}
     one_at_a_time = lambda half: timed(  # noqa: E731
-        lambda: single.update(fixed_batches(model, tokenizer, texts, caps, [[i] for i in half])))[1]
+        lambda: single.update(fixed_batches(model, tokenizer, texts, caps, [[i] for i in half]))
+    )[1]
     half_seconds, answers, seconds_of = [one_at_a_time(everything[::2])], {}, {}
     for label, way in ways.items():
         answers[label], seconds_of[label] = timed(way)
@@ -141,15 +163,27 @@ def main() -> int:
     table = []
     for label in ["one at a time", *ways]:
         generated, single = sum(map(count, answers[label])), seconds_of["one at a time"]
-        table.append({"way": label, "prompts": len(rows), "generated tokens": generated, "seconds": seconds_of[label],
-                      "generated tok/s": generated / seconds_of[label], "speed-up": single / seconds_of[label],
-                      "same answers": sum(a == b for a, b in zip(answers[label], answers["one at a time"]))})
+        table.append(
+            {
+                "way": label,
+                "prompts": len(rows),
+                "generated tokens": generated,
+                "seconds": seconds_of[label],
+                "generated tok/s": generated / seconds_of[label],
+                "speed-up": single / seconds_of[label],
+                "same answers": sum(a == b for a, b in zip(answers[label], answers["one at a time"])),
+            }
+        )
 
     shortest = sorted_batches(everything, prompt_tokens, batch)[0]
     step_ms = {}  # a decode step at b rows: every answer forced to 1 and to --probe-tokens tokens
     for b in (1, batch):
-        short, long = (timed(lambda: fixed_batches(model, tokenizer, texts, [n] * len(texts), [shortest[:b]],
-                                                   forced=True))[1] for n in (1, args.probe_tokens))
+        short, long = (
+            timed(
+                lambda n=n, b=b: fixed_batches(model, tokenizer, texts, [n] * len(texts), [shortest[:b]], forced=True)
+            )[1]
+            for n in (1, args.probe_tokens)
+        )
         step_ms[b] = (long - short) / (args.probe_tokens - 1) * 1000
     prefill = prefill_seconds(model, tokenizer, texts)
     workbench = list(ways)[-1]
@@ -162,7 +196,10 @@ def main() -> int:
         {"quantity": "prefill of every prompt, one at a time, s", "value": prefill},
         {"quantity": "prefill share of one-at-a-time time", "value": f"{prefill / single:.0%}"},
         {"quantity": f"decode step at batch 1 / {batch}, ms", "value": f"{step_ms[1]:.0f} / {step_ms[batch]:.0f}"},
-        {"quantity": f"decode cost per token, batch 1 over batch {batch}", "value": step_ms[1] * batch / step_ms[batch]},
+        {
+            "quantity": f"decode cost per token, batch 1 over batch {batch}",
+            "value": step_ms[1] * batch / step_ms[batch],
+        },
         {"quantity": f"fixed batches of {batch}: decode slots holding a live answer", "value": f"{fixed_use:.0%}"},
         {"quantity": f"predicted best speed-up: every slot of {batch} rows live", "value": single / every_slot_live},
         {"quantity": "best speed-up if decoding were free", "value": single / prefill},
@@ -173,18 +210,28 @@ def main() -> int:
     scoring_seconds = time.perf_counter() - start
     device = "cuda" if torch.cuda.is_available() else "cpu"
     limit_note = f"capped at {args.max_new_tokens}" if args.max_new_tokens else "as in the evaluation"
-    report(f"Evaluation throughput (bench/eval_throughput.py, {device})", table, [
-        f"{args.model}; {args.prompts_per_suite} curated prompts per local suite "
-        f"({len({r['suite'] for r in rows})} suites); per-task token limits {limit_note}; greedy.",
-        f"Scoring all {len(rows)} answers (parse, match, errors): {scoring_seconds * 1000:.1f} ms.",
-        "speed-up is wall time of one-at-a-time over this way's; generated tokens count each answer up to its end.",
-        f"One at a time ran in two halves, before ({half_seconds[0]:.0f} s) and after ({half_seconds[1]:.0f} s) the "
-        "batched ways, so a drift in machine speed biases neither side."])
-    report(f"Where evaluation time goes (bench/eval_throughput.py, {device})", where, [
-        "Prefill is compute-bound, so batching cannot shorten it; a decode step is memory-bound at small batches, so "
-        "a full batch costs little more per step than one answer. Decode steps are timed on the shortest prompts "
-        f"with every answer forced to {args.probe_tokens} tokens. The predicted best replaces decoding by generated "
-        "tokens x (step at full batch / rows), as if every row were live at every step."])
+    report(
+        f"Evaluation throughput (bench/eval_throughput.py, {device})",
+        table,
+        [
+            f"{args.model}; {args.prompts_per_suite} curated prompts per local suite "
+            f"({len({r['suite'] for r in rows})} suites); per-task token limits {limit_note}; greedy.",
+            f"Scoring all {len(rows)} answers (parse, match, errors): {scoring_seconds * 1000:.1f} ms.",
+            "speed-up is wall time of one-at-a-time over this way's; generated tokens count each answer up to its end.",
+            f"One at a time ran in two halves, before ({half_seconds[0]:.0f} s) and after ({half_seconds[1]:.0f} s) the "
+            "batched ways, so a drift in machine speed biases neither side.",
+        ],
+    )
+    report(
+        f"Where evaluation time goes (bench/eval_throughput.py, {device})",
+        where,
+        [
+            "Prefill is compute-bound, so batching cannot shorten it; a decode step is memory-bound at small batches, so "
+            "a full batch costs little more per step than one answer. Decode steps are timed on the shortest prompts "
+            f"with every answer forced to {args.probe_tokens} tokens. The predicted best replaces decoding by generated "
+            "tokens x (step at full batch / rows), as if every row were live at every step."
+        ],
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ lines and empty text give (partial) structures, never exceptions. Where ``source
 (the input text) is given it settles ambiguous splits: a mention written with
 ``；`` or ``,`` inside it stays whole when it occurs verbatim in the source.
 """
+
 from __future__ import annotations
 
 import re
@@ -86,7 +87,7 @@ def key_value(line: str) -> tuple[str, str] | None:
     match = _COLON.search(line)
     if not match:
         return None
-    return line[:match.start()].strip(" -*#\t"), line[match.end():].strip()
+    return line[: match.start()].strip(" -*#\t"), line[match.end() :].strip()
 
 
 def split_items(payload: str, source: str | None = None) -> list[str]:
@@ -102,8 +103,13 @@ def split_items(payload: str, source: str | None = None) -> list[str]:
     items, i = [], 0
     while i < len(pieces):
         j = i + 1
-        while source is not None and j < len(pieces) and j - i < MAX_JOINED and _joins(pieces, i, j) \
-                and "; ".join(pieces[i:j + 1]).strip() in source:
+        while (
+            source is not None
+            and j < len(pieces)
+            and j - i < MAX_JOINED
+            and _joins(pieces, i, j)
+            and "; ".join(pieces[i : j + 1]).strip() in source
+        ):
             j += 1
         item = "; ".join(pieces[i:j]).strip()
         i = j
@@ -118,7 +124,7 @@ def split_items(payload: str, source: str | None = None) -> list[str]:
 
 def _joins(pieces: list[str], i: int, j: int) -> bool:
     """Whether piece ``j`` may continue the item ``pieces[i:j]``: after a space, or to close its bracket."""
-    return pieces[j - 1].endswith(" ") or _open_bracket(pieces[i:j]) and not _open_bracket(pieces[i:j + 1])
+    return pieces[j - 1].endswith(" ") or _open_bracket(pieces[i:j]) and not _open_bracket(pieces[i : j + 1])
 
 
 def _open_bracket(pieces: list[str]) -> bool:
@@ -143,11 +149,11 @@ def _split_pair(inner: str, source: str | None) -> tuple[str, str] | None:
         return None
     if source is not None and len(cuts) > 1:  # only an ambiguous pair needs the (linear) source search
         for cut in cuts:
-            head, tail = inner[:cut.start()].strip(), inner[cut.end():].strip()
+            head, tail = inner[: cut.start()].strip(), inner[cut.end() :].strip()
             if head in source and tail in source:
                 return head, tail
     cut = next((c for c in cuts if c.group() == ", "), cuts[0])
-    return inner[:cut.start()].strip(), inner[cut.end():].strip()
+    return inner[: cut.start()].strip(), inner[cut.end() :].strip()
 
 
 def parse_re(text: str, source: str | None = None, relations: set[str] | None = None) -> set[tuple[str, str, str]]:
@@ -160,7 +166,7 @@ def parse_re(text: str, source: str | None = None, relations: set[str] | None = 
         payload = kv[1].strip()
         if not payload.startswith("[") or "]" not in payload:
             continue
-        payload = payload[1:payload.rindex("]")]
+        payload = payload[1 : payload.rindex("]")]
         for inner in re.split(r"\]\s*[;；]\s*\[", payload):
             pair = _split_pair(inner, source)
             if pair and all(pair):
@@ -227,9 +233,14 @@ def parse_choice(text: str, letters: str = "ABCDE") -> str:
     if _YESNO_FIRST.match(payload):
         return ""
     letter = rf"([{letters}])(?![A-Za-z])"
-    patterns = [rf"^[(（]?{letter}(?:[.)）:：、]|\s*$)", rf"(?i:answer is):?\s*[(（]?{letter}", rf"[(（]{letter}[)）]",
-                rf"(?:选|答案[是为]?)\s*{letter}", rf"(?<![A-Za-z]){letter}[.)）]",
-                rf"(?<![A-Za-z]){letter}(?! [a-z0-9])"]  # a lone letter, not the article in "A patient"
+    patterns = [
+        rf"^[(（]?{letter}(?:[.)）:：、]|\s*$)",
+        rf"(?i:answer is):?\s*[(（]?{letter}",
+        rf"[(（]{letter}[)）]",
+        rf"(?:选|答案[是为]?)\s*{letter}",
+        rf"(?<![A-Za-z]){letter}[.)）]",
+        rf"(?<![A-Za-z]){letter}(?! [a-z0-9])",
+    ]  # a lone letter, not the article in "A patient"
     if prefixed:
         patterns.insert(0, rf"^{letter}")  # right after "Answer:"
     for pattern in patterns:

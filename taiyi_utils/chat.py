@@ -4,6 +4,7 @@ Taiyi (like Firefly) trains on ``<eod> user <eod> assistant <eod> ...`` where ``
 Qwen's ``<|endoftext|>``; instruct models come with a chat template instead. Either way
 the loss covers assistant tokens only, in every turn of a multi-turn dialogue.
 """
+
 from __future__ import annotations
 
 IGNORE = -100
@@ -39,13 +40,14 @@ def _segments(turns: list[dict], tokenizer, chat_format: str) -> list[tuple[str,
         full = tokenizer.apply_chat_template(_messages(turns, i, True), tokenize=False)
         if not (prompt.startswith(rendered) and full.startswith(prompt)):
             raise ValueError("the chat template does not render conversations incrementally; use chat_format: taiyi")
-        pieces += [(prompt[len(rendered):], False), (full[len(prompt):], True)]
+        pieces += [(prompt[len(rendered) :], False), (full[len(prompt) :], True)]
         rendered = full
     return pieces
 
 
-def encode_conversation(turns: list[dict], tokenizer, chat_format: str = "template",
-                        max_length: int = 1024) -> dict[str, list[int]]:
+def encode_conversation(
+    turns: list[dict], tokenizer, chat_format: str = "template", max_length: int = 1024
+) -> dict[str, list[int]]:
     """``input_ids`` and ``labels`` (-100 outside assistant turns), cut to ``max_length`` tokens."""
     _check(chat_format)
     input_ids, labels = [], []
@@ -63,5 +65,6 @@ def render_prompt(human: str, tokenizer, chat_format: str = "template", history:
         eod = tokenizer.eos_token
         return eod + "".join(t["human"] + eod + t["assistant"] + eod for t in history) + human + eod
     turns = [*history, {"human": human}]
-    return tokenizer.apply_chat_template(_messages(turns, len(history), False), tokenize=False,
-                                         add_generation_prompt=True)
+    return tokenizer.apply_chat_template(
+        _messages(turns, len(history), False), tokenize=False, add_generation_prompt=True
+    )

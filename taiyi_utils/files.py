@@ -1,12 +1,13 @@
 """Atomic writes: an interrupted run never leaves a half-written output behind."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -77,8 +78,10 @@ def read_registry(shipped: Path, extra: tuple[str, ...] = ()) -> tuple[dict, dic
             entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
-            raise ValueError(f"{path}: {'line %d: ' % (mark.line + 1) if mark else ''}invalid YAML "
-                             f"({getattr(err, 'problem', None) or err})") from None
+            raise ValueError(
+                f"{path}: {f'line {mark.line + 1}: ' if mark else ''}invalid YAML "
+                f"({getattr(err, 'problem', None) or err})"
+            ) from None
         if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
             raise ValueError(f"{path}: expected a mapping of name -> entry (a mapping of fields)")
         for name, entry in entries.items():

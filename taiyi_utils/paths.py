@@ -1,4 +1,5 @@
 """Where things live: the repository, the shared raw data, the model cache."""
+
 from __future__ import annotations
 
 import os

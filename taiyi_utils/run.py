@@ -11,6 +11,7 @@ parameters, the notebook file, the package code and what the notebooks before it
 (``inputs`` in the manifest). Re-running a notebook marks the later ones stale. A run
 folder is locked while a runner uses it; a second runner on it refuses, naming the pid.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ import ast
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -31,18 +33,30 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
+from . import settings
 from .files import read_json, write_json
 from .paths import REPO_ROOT
+
+log = logging.getLogger(__name__)
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PARAMS_DIR = REPO_ROOT / "params"
 OUTPUTS_DIR = REPO_ROOT / "outputs"
 PIPELINE = ("01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval", "05_case_studies")
 INJECTED = ("profile", "run_dir")  # set by the runner, declared by every notebook
-PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes", "papermill", "plotly",
-            "taiyi-workbench")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "datasets",
+    "bitsandbytes",
+    "papermill",
+    "plotly",
+    "taiyi-workbench",
+)
 PATH_PARAMS = ("data_root", "sources_files", "suites_files")  # relative paths in a profile: to the profile file
-_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
+_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict}
 
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -78,8 +92,9 @@ def load_profile(profile: str) -> tuple[Path, dict]:
 def check_run_id(run_id: str) -> str:
     """Run ids are plain folder names under outputs/: nothing that could point elsewhere."""
     if not RUN_ID.fullmatch(run_id) or run_id in (".", ".."):
-        raise ParameterError(f"run id {run_id!r} is not a plain name (letters, digits, '.', '_', '-'; "
-                             "starting with a letter or digit)")
+        raise ParameterError(
+            f"run id {run_id!r} is not a plain name (letters, digits, '.', '_', '-'; starting with a letter or digit)"
+        )
     return run_id
 
 
@@ -98,43 +113,58 @@ def _declared_type(spec: dict, default) -> str:
     return "None" if default is None else type(default).__name__
 
 
-def _type_ok(value, declared: str) -> bool:
-    if declared not in _TYPES:  # None or unknown default: any value goes
-        return True
-    if isinstance(value, bool) and declared != "bool":
+def _type_ok(value, kinds) -> bool:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool) and bool not in kinds:
         return False
-    return isinstance(value, _TYPES[declared])
+    return isinstance(value, kinds)
 
 
-def resolve(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, dict]:
-    """Parameters per existing notebook; unknown sections, keys or ill-typed values raise, naming them."""
+def resolve_params(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, dict]:
+    """Every setting per existing notebook: its owner's defaults (taiyi_utils/settings.py), then ``common``,
+    then the notebook's section. Unknown sections or keys, ill-typed or out-of-range values raise, naming them."""
     common = profile.get("common") or {}
     unknown_sections = [s for s in profile if s != "common" and s not in PIPELINE]
     if unknown_sections:
-        raise ParameterError(f"{path}: unknown section(s) {unknown_sections}; sections are common, {', '.join(PIPELINE)}")
+        raise ParameterError(
+            f"{path}: unknown section(s) {unknown_sections}; sections are common, {', '.join(PIPELINE)}"
+        )
     resolved, declared_anywhere = {}, set()
     for stem, notebook in notebooks.items():
+        owner = settings.OWNERS[stem]
         specs = pm.inspect_notebook(str(notebook))
-        defaults = {name: _default(spec["default"]) for name, spec in specs.items()}
-        declared = {name: _declared_type(spec, defaults[name]) for name, spec in specs.items()}
-        declared_anywhere |= declared.keys()
-        section = profile.get(stem) or {}
-        params = {k: v for k, v in defaults.items() if k not in INJECTED}
+        cell = {name: _default(spec["default"]) for name, spec in specs.items() if name not in INJECTED}
+        types = {name: _TYPES.get(_declared_type(spec, cell.get(name)), ()) for name, spec in specs.items()}
+        types.update(settings.field_types(owner))
+        declared = set(types) - set(INJECTED)
+        declared_anywhere |= declared
+        params = {**settings.defaults(stem), **{k: v for k, v in cell.items() if k not in settings.defaults(stem)}}
         params.update({k: v for k, v in common.items() if k in declared})
-        for key, value in section.items():
-            if key not in declared or key in INJECTED:
-                raise ParameterError(f"{path}: {stem}.{key}: unknown parameter; {stem} declares "
-                                     f"{', '.join(k for k in declared if k not in INJECTED)}")
+        for key, value in (profile.get(stem) or {}).items():
+            if key not in declared:
+                raise ParameterError(
+                    f"{path}: {stem}.{key}: unknown parameter; {stem} takes {', '.join(sorted(declared))}"
+                )
             params[key] = value
         for key, value in params.items():
-            if not _type_ok(value, declared[key]):
-                raise ParameterError(f"{path}: {stem}.{key}: expected {declared[key]}, got {type(value).__name__} {value!r}")
-        _check_training(path, stem, params)
+            if types.get(key) and not _type_ok(value, types[key]):
+                raise ParameterError(
+                    f"{path}: {stem}.{key}: expected {_type_name(types[key])}, got {type(value).__name__} {value!r}"
+                )
+        try:
+            settings.from_namespace(owner, params)
+        except settings.SettingError as err:
+            raise ParameterError(f"{path}: {stem}.{err}") from None
         resolved[stem] = {k: _anchored(v, path) if k in PATH_PARAMS else v for k, v in params.items()}
     stray = [k for k in common if k not in declared_anywhere]
     if stray:
         raise ParameterError(f"{path}: common.{stray[0]}: no notebook declares this parameter")
     return resolved
+
+
+def _type_name(kinds) -> str:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    return " or ".join(k.__name__ for k in kinds)
 
 
 def _anchored(value, profile: Path):
@@ -146,30 +176,23 @@ def _anchored(value, profile: Path):
     return value
 
 
-def _check_training(path: Path, stem: str, params: dict) -> None:
-    """A training notebook's settings go through TrainConfig's range checks before anything runs."""
-    from .train import TrainConfig
-
-    if stem not in ("02_stage1_sft", "03_stage2_sft"):
-        return
-    try:
-        TrainConfig.from_namespace(params, data="-", output_dir="-")
-    except ValueError as err:
-        raise ParameterError(f"{path}: {stem}.{err}") from None
-
-
 def _git_revision() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return rev.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def _versions() -> dict[str, str]:
+    """Package versions, and the digest of the CPU constraints file the environment was installed from."""
     versions = {"python": platform.python_version()}
+    constraints = REPO_ROOT / ".ci" / "cpu-constraints.txt"
+    if constraints.is_file():
+        versions["cpu-constraints.txt sha256"] = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)
@@ -202,8 +225,12 @@ def _files(run_dir: Path) -> dict[str, list[int]]:
     """Relative path -> [size, mtime_ns] of everything the notebooks wrote (not the executed copies)."""
     out = {}
     for p in run_dir.rglob("*"):
-        if p.is_file() and p.parts[len(run_dir.parts)] != "notebooks" and p.name != "manifest.json" \
-                and not p.name.startswith("."):
+        if (
+            p.is_file()
+            and p.parts[len(run_dir.parts)] != "notebooks"
+            and p.name != "manifest.json"
+            and not p.name.startswith(".")
+        ):
             stat = p.stat()
             out[str(p.relative_to(run_dir))] = [stat.st_size, stat.st_mtime_ns]
     return out
@@ -211,9 +238,13 @@ def _files(run_dir: Path) -> dict[str, list[int]]:
 
 def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict) -> dict[str, str]:
     """What a notebook's result depends on; a completed notebook is reused only while all of these match."""
-    upstream = {s: manifest["notebooks"].get(s, {}).get("outputs_digest", "") for s in PIPELINE[:PIPELINE.index(stem)]}
-    return {"params": _digest(params), "notebook": _file_digest([notebook]), "code": code,
-            "upstream": _digest(upstream)}
+    upstream = {s: manifest["notebooks"].get(s, {}).get("outputs_digest", "") for s in PIPELINE[: PIPELINE.index(stem)]}
+    return {
+        "params": _digest(params),
+        "notebook": _file_digest([notebook]),
+        "code": code,
+        "upstream": _digest(upstream),
+    }
 
 
 def _changed(entry: dict, inputs: dict) -> str:
@@ -221,8 +252,12 @@ def _changed(entry: dict, inputs: dict) -> str:
     if entry.get("status") != "completed":
         return entry.get("status", "not run yet")
     changed = [k for k, v in inputs.items() if entry.get("inputs", {}).get(k) != v]
-    names = {"params": "its parameters", "notebook": "the notebook file", "code": "the package code",
-             "upstream": "what earlier notebooks wrote"}
+    names = {
+        "params": "its parameters",
+        "notebook": "the notebook file",
+        "code": "the package code",
+        "upstream": "what earlier notebooks wrote",
+    }
     return "changed: " + ", ".join(names[k] for k in changed) if changed else ""
 
 
@@ -240,8 +275,10 @@ class _Lock:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "unknown"
             self.handle.close()
-            raise RunError(f"run folder {self.path.parent} is in use by another runner (pid {holder}); "
-                           "wait for it or pick another --run-id") from None
+            raise RunError(
+                f"run folder {self.path.parent} is in use by another runner (pid {holder}); "
+                "wait for it or pick another --run-id"
+            ) from None
         self.handle.seek(0)
         self.handle.truncate()
         self.handle.write(str(os.getpid()))
@@ -262,13 +299,18 @@ def _save(path: Path, manifest: dict) -> str:
         return f"could not write {path}: {err.strerror or err}"
 
 
-def run(profile: str, only: list[str] | None = None, run_id: str | None = None, force: bool = False,
-        outputs: Path = OUTPUTS_DIR) -> dict:
+def run(
+    profile: str,
+    only: list[str] | None = None,
+    run_id: str | None = None,
+    force: bool = False,
+    outputs: Path = OUTPUTS_DIR,
+) -> dict:
     """Execute the profile's notebooks in order; returns the manifest (also written to the run folder)."""
     path, raw = load_profile(profile)
     run_dir = (outputs / check_run_id(run_id or path.stem)).resolve()
     notebooks = {p.stem: p for p in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")) if p.stem in PIPELINE}
-    params = resolve(path, raw, notebooks)  # validate everything before running anything
+    params = resolve_params(path, raw, notebooks)  # validate everything before running anything
     selected = [s for s in notebooks if not only or any(s.startswith(o) for o in only)]
     if only and not selected:
         raise ParameterError(f"--only {only} matches no notebook; have {', '.join(notebooks)}")
@@ -280,13 +322,18 @@ def run(profile: str, only: list[str] | None = None, run_id: str | None = None, 
         return _run(path, raw, params, notebooks, selected, run_dir, force)
 
 
-def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[str], run_dir: Path,
-         force: bool) -> dict:
+def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[str], run_dir: Path, force: bool) -> dict:
     manifest_path = run_dir / "manifest.json"
     manifest = read_json(manifest_path, {"notebooks": {}})
-    manifest.update(profile=path.stem, profile_path=str(path), run_id=run_dir.name, params=params,
-                    seed=(raw.get("common") or {}).get("seed", params.get("01_curation", {}).get("seed")),
-                    versions=_versions(), git_revision=_git_revision())
+    manifest.update(
+        profile=path.stem,
+        profile_path=str(path),
+        run_id=run_dir.name,
+        params=params,
+        seed=(raw.get("common") or {}).get("seed", params.get("01_curation", {}).get("seed")),
+        versions=_versions(),
+        git_revision=_git_revision(),
+    )
     manifest.setdefault("created", _now())
     code = code_digest()
     for stem in selected:
@@ -294,14 +341,19 @@ def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[st
         inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest)
         reason = "forced (--force)" if force else _changed(entry, inputs)
         if not reason:
-            print(f"[{stem}] already completed for run {run_dir.name} with the same inputs; skipping")
+            log.info("[%s] already completed for run %s with the same inputs; skipping", stem, run_dir.name)
             continue
         if entry:
-            print(f"[{stem}] running again: {reason}")
+            log.info("[%s] running again: %s", stem, reason)
         entry = _execute(stem, notebooks[stem], params[stem], path.stem, run_dir, manifest, inputs)
         if entry["status"] != "completed":
-            print(f"[{stem}] {entry['status']}: {entry['error']}\n  see the executed notebook: {entry['output_notebook']}",
-                  file=sys.stderr)
+            log.error(
+                "[%s] %s: %s\n  see the executed notebook: %s",
+                stem,
+                entry["status"],
+                entry["error"],
+                entry["output_notebook"],
+            )
             break
     return manifest
 
@@ -323,8 +375,9 @@ def _kernel_manager():
     return EncryptedKernelManager
 
 
-def _execute(stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict,
-             inputs: dict) -> dict:
+def _execute(
+    stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict, inputs: dict
+) -> dict:
     """Run one notebook with papermill; its entry ends completed, failed or interrupted, with the reason."""
     manifest_path = run_dir / "manifest.json"
     before = _files(run_dir)
@@ -332,31 +385,42 @@ def _execute(stem: str, notebook: Path, params: dict, profile: str, run_dir: Pat
     output.parent.mkdir(parents=True, exist_ok=True)
     entry = {"status": "running", "started": _now(), "inputs": inputs, "output_notebook": str(output)}
     manifest["notebooks"][stem] = entry
-    for later in PIPELINE[PIPELINE.index(stem) + 1:]:  # they read what this one is about to rewrite
+    for later in PIPELINE[PIPELINE.index(stem) + 1 :]:  # they read what this one is about to rewrite
         if manifest["notebooks"].get(later, {}).get("status") == "completed":
             manifest["notebooks"][later]["status"] = "stale"
     problem = _save(manifest_path, manifest)
     if problem:
         entry.update(status="failed", error=problem)
         return entry
-    print(f"[{stem}] running -> {output}")
+    log.info("[%s] running -> %s", stem, output)
     start = time.monotonic()
     try:
-        pm.execute_notebook(str(notebook), str(output), cwd=str(REPO_ROOT), progress_bar=True,
-                            parameters={**params, "profile": profile, "run_dir": str(run_dir)},
-                            kernel_manager_class=_kernel_manager())
+        pm.execute_notebook(
+            str(notebook),
+            str(output),
+            cwd=str(REPO_ROOT),
+            progress_bar=True,
+            parameters={**params, "profile": profile, "run_dir": str(run_dir)},
+            kernel_manager_class=_kernel_manager(),
+        )
         entry["status"] = "completed"
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=str(err).strip().splitlines()[-1])
     except KeyboardInterrupt:
         entry.update(status="interrupted", error="interrupted by the user; run again to continue")
     except Exception as err:  # the kernel died (out of memory?), or the disk filled while saving the notebook
-        reason = "the kernel died (killed, perhaps out of memory)" if type(err).__name__ == "DeadKernelError" else \
-            f"{type(err).__name__}: {err}"
+        reason = (
+            "the kernel died (killed, perhaps out of memory)"
+            if type(err).__name__ == "DeadKernelError"
+            else f"{type(err).__name__}: {err}"
+        )
         entry.update(status="failed", error=reason)
     after = _files(run_dir)
-    entry.update(finished=_now(), seconds=round(time.monotonic() - start, 1),
-                 artifacts=sorted(f for f, t in after.items() if before.get(f) != t))
+    entry.update(
+        finished=_now(),
+        seconds=round(time.monotonic() - start, 1),
+        artifacts=sorted(f for f, t in after.items() if before.get(f) != t),
+    )
     entry["outputs_digest"] = _digest({f: after[f] for f in entry["artifacts"]})
     problem = _save(manifest_path, manifest)
     if problem and entry["status"] == "completed":

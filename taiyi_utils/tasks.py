@@ -1,6 +1,6 @@
 """Every scored task in one place: how its answer is parsed, checked for format and scored.
 
-The notebooks (``eval.score.score_row``), the score CLI (``python -m taiyi_utils.eval score``)
+The notebooks (``eval.score.score_row``), the score CLI (``python -m taiyi_utils.evaluation score``)
 and the tests all call ``TASKS``, so each task has exactly one answer to "how is this scored".
 ``answers.py`` writes and parses the answer texts; a ``Task`` binds those parsers to a scorer
 and its error categories. Scoring decisions:
@@ -22,11 +22,12 @@ Errors per example: NER exact / boundary error / type error / spurious / missing
 relation / reversed direction / spurious / missing; classification confusion (gold -> predicted)
 or missing / spurious labels; QA the chosen vs the gold option.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from . import answers
 
@@ -37,6 +38,7 @@ Counts = tuple[int, int, int]
 @dataclass(frozen=True)
 class Item:
     """What scoring knows of one prompt: the options it offered, its input text, entity aliases."""
+
     options: frozenset = frozenset()
     source: str | None = None
     aliases: dict | None = None
@@ -65,15 +67,19 @@ def _score_ner(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
         same_text = [g for g in gold if g[1] == mention]
         overlapping = [g for g in gold if g[0] == kind and (g[1] in mention or mention in g[1])]
         if same_text:
-            errors.append({"category": "type error", "type": kind, "pred": mention, "gold": f"{same_text[0][0]}: {mention}"})
+            errors.append(
+                {"category": "type error", "type": kind, "pred": mention, "gold": f"{same_text[0][0]}: {mention}"}
+            )
             implicated.update(same_text)
         elif overlapping:
             errors.append({"category": "boundary error", "type": kind, "pred": mention, "gold": overlapping[0][1]})
             implicated.update(overlapping)
         else:
             errors.append({"category": "spurious", "type": kind, "pred": mention, "gold": ""})
-    errors += [{"category": "missing", "type": kind, "pred": "", "gold": mention}
-               for kind, mention in sorted(gold - pred - implicated)]
+    errors += [
+        {"category": "missing", "type": kind, "pred": "", "gold": mention}
+        for kind, mention in sorted(gold - pred - implicated)
+    ]
     tp = len(gold & pred)
     return (tp, len(pred) - tp, len(gold) - tp), errors
 
@@ -87,27 +93,38 @@ def _score_re(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
         hit = next((g for g in sorted(gold) if matches(p, g)), None)
         if hit:
             if hit not in found:
-                errors.append({"category": "exact", "type": p[0], "pred": f"[{p[1]}, {p[2]}]", "gold": f"[{hit[1]}, {hit[2]}]"})
+                errors.append(
+                    {"category": "exact", "type": p[0], "pred": f"[{p[1]}, {p[2]}]", "gold": f"[{hit[1]}, {hit[2]}]"}
+                )
             found.add(hit)
             continue
         other = next((g for g in sorted(gold) if matches((g[0], p[1], p[2]), g)), None)
         reverse = next((g for g in sorted(gold) if matches((p[0], p[2], p[1]), g)), None)
         target = other or reverse
         wrong += 1
-        errors.append({"category": "wrong relation" if other else "reversed direction" if reverse else "spurious",
-                       "type": p[0], "pred": f"[{p[1]}, {p[2]}]",
-                       "gold": f"{target[0]}: [{target[1]}, {target[2]}]" if target else ""})
+        errors.append(
+            {
+                "category": "wrong relation" if other else "reversed direction" if reverse else "spurious",
+                "type": p[0],
+                "pred": f"[{p[1]}, {p[2]}]",
+                "gold": f"{target[0]}: [{target[1]}, {target[2]}]" if target else "",
+            }
+        )
         if target:
             found.add(target)  # explained by this error, not missing; still not a true positive
     tp = sum(1 for e in errors if e["category"] == "exact")
-    errors += [{"category": "missing", "type": g[0], "pred": "", "gold": f"[{g[1]}, {g[2]}]"} for g in sorted(gold - found)]
+    errors += [
+        {"category": "missing", "type": g[0], "pred": "", "gold": f"[{g[1]}, {g[2]}]"} for g in sorted(gold - found)
+    ]
     return (tp, wrong, len(gold) - tp), errors
 
 
 def _score_labels(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
     tp = len(gold & pred)
     if len(gold) == 1 and gold != pred:
-        errors = [{"category": "confusion", "type": "", "gold": "; ".join(sorted(gold)), "pred": "; ".join(sorted(pred))}]
+        errors = [
+            {"category": "confusion", "type": "", "gold": "; ".join(sorted(gold)), "pred": "; ".join(sorted(pred))}
+        ]
     else:
         errors = [{"category": "missing", "type": label, "gold": label, "pred": ""} for label in sorted(gold - pred)]
         errors += [{"category": "spurious", "type": label, "gold": "", "pred": label} for label in sorted(pred - gold)]
@@ -126,7 +143,9 @@ def _score_set(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
 
 def _score_qa(gold: str, pred: str, item: Item) -> tuple[bool, list[dict]]:
     correct = pred == gold and gold != ""
-    return correct, [] if correct else [{"category": "wrong option", "type": "", "gold": gold, "pred": pred or "(none)"}]
+    return correct, [] if correct else [
+        {"category": "wrong option", "type": "", "gold": gold, "pred": pred or "(none)"}
+    ]
 
 
 # ------------------------------------------------------------------ parsers
@@ -167,20 +186,39 @@ def _qa_format(lines: list[str], item: Item) -> bool:
     return bool(re.match(rf"({prefix})[:：]\s*[{''.join(sorted(item.options))}]\.", lines[0]))
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (
-    Task("ner", "micro_f1", lambda text, item: answers.parse_ner(text, item.source, set(item.options) or None),
-         _score_ner, lambda lines, item: _keyed_lines(lines, item, relation=False)),
-    Task("re", "micro_f1", lambda text, item: answers.parse_re(text, item.source, set(item.options) or None),
-         _score_re, lambda lines, item: _keyed_lines(lines, item, relation=True)),
-    Task("cls", "micro_f1", _parse_labels, _score_labels, _labels_format),
-    Task("multilabel", "micro_f1", _parse_labels, _score_labels, _labels_format),
-    Task("norm", "micro_f1", _parse_labels, _score_labels, _labels_format),
-    Task("textpair", "micro_f1", _parse_labels, _score_labels, _labels_format),
-    Task("cdee", "micro_f1", lambda text, item: answers.parse_clinical_events(text), _score_set,
-         lambda lines, item: all(line.startswith(answers.CDEE_TRIGGER) for line in lines)
-         or lines == [answers.NONE["zh"]]),
-    Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format),
-)}
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in (
+        Task(
+            "ner",
+            "micro_f1",
+            lambda text, item: answers.parse_ner(text, item.source, set(item.options) or None),
+            _score_ner,
+            lambda lines, item: _keyed_lines(lines, item, relation=False),
+        ),
+        Task(
+            "re",
+            "micro_f1",
+            lambda text, item: answers.parse_re(text, item.source, set(item.options) or None),
+            _score_re,
+            lambda lines, item: _keyed_lines(lines, item, relation=True),
+        ),
+        Task("cls", "micro_f1", _parse_labels, _score_labels, _labels_format),
+        Task("multilabel", "micro_f1", _parse_labels, _score_labels, _labels_format),
+        Task("norm", "micro_f1", _parse_labels, _score_labels, _labels_format),
+        Task("textpair", "micro_f1", _parse_labels, _score_labels, _labels_format),
+        Task(
+            "cdee",
+            "micro_f1",
+            lambda text, item: answers.parse_clinical_events(text),
+            _score_set,
+            lambda lines, item: (
+                all(line.startswith(answers.CDEE_TRIGGER) for line in lines) or lines == [answers.NONE["zh"]]
+            ),
+        ),
+        Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format),
+    )
+}
 
 
 def get_task(name: str) -> Task:

@@ -6,13 +6,13 @@ the Trainer; ``fit`` trains, resuming from the newest complete checkpoint, and w
 adapter, tokenizer, training arguments, ``log.jsonl`` and ``train_card.json``.
 Several processes: ``accelerate launch -m taiyi_utils.train --config FILE`` (DDP).
 """
+
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
 import logging
-import math
 import resource
 import sys
 import time
@@ -22,86 +22,11 @@ from pathlib import Path
 import yaml
 
 from .files import content_digest, read_jsonl, write_json
+from .settings import TrainConfig
 
 log = logging.getLogger(__name__)
 COMPLETE = "COMPLETE"  # written into a checkpoint folder once every file of it is saved: its settings and files
 BOOKKEEPING = ("output_dir", "resume", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "merge")
-
-
-@dataclass
-class TrainConfig:
-    """One stage's settings; defaults are Taiyi's (README of Taiyi1, Firefly's QLoRA recipe)."""
-    data: str
-    output_dir: str
-    base_model: str = "embedded:smollm2-135m"
-    init_adapter: str = ""  # stage 2: stage 1's adapter folder
-    chat_format: str = "template"  # or "taiyi" for Qwen base models
-    quantization: str = "auto"  # NF4 on CUDA, none on CPU; "nf4" or "none" to force
-    trust_remote_code: bool = False
-    lora_r: int = 64
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_target: str = "all-linear"
-    learning_rate: float = 2e-4
-    lr_scheduler: str = "constant_with_warmup"
-    warmup_ratio: float = 0.1
-    epochs: float = 3.0
-    max_steps: int = -1
-    batch_size: int = 12
-    grad_accumulation: int = 2
-    max_length: int = 1024
-    max_grad_norm: float = 0.3
-    weight_decay: float = 0.0
-    packing: bool = True  # padding-free packing; False: length-grouped padded batches
-    gradient_checkpointing: str = "auto"  # auto: on CUDA only; "true" / "false"
-    optim: str = "auto"  # auto: paged_adamw_32bit on CUDA, adamw_torch on CPU
-    logging_steps: int = 5
-    save_steps: int = 50
-    save_total_limit: int = 2
-    eval_steps: int = 50
-    eval_fraction: float = 0.05
-    eval_max: int = 200
-    max_examples: int = -1
-    resume: str = "auto"  # auto: newest complete checkpoint; never; or a checkpoint path
-    merge: bool = False  # also export base + adapter merged into one model
-    seed: int = 0
-
-    def __post_init__(self):
-        """Value ranges, checked when the settings are made (the runner makes them before anything runs)."""
-        def need(ok: bool, name: str, rule: str) -> None:
-            if not ok:
-                raise ValueError(f"{name}: {getattr(self, name)!r} {rule}")
-
-        positive = lambda x: isinstance(x, (int, float)) and math.isfinite(x) and x > 0  # noqa: E731
-        need(positive(self.learning_rate), "learning_rate", "must be a positive number")
-        for name in ("batch_size", "grad_accumulation", "max_length", "lora_r", "logging_steps", "save_steps",
-                     "eval_steps", "save_total_limit"):
-            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "must be an integer >= 1")
-        need(positive(self.lora_alpha), "lora_alpha", "must be a positive number")
-        need(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)")
-        need(0 <= self.warmup_ratio < 1, "warmup_ratio", "must be in [0, 1)")
-        need(0 <= self.eval_fraction < 1, "eval_fraction", "must be in [0, 1)")
-        need(self.max_grad_norm >= 0 and math.isfinite(self.max_grad_norm), "max_grad_norm", "must be >= 0")
-        need(self.max_steps > 0 or positive(self.epochs), "epochs",
-             f"trains nothing with max_steps {self.max_steps}: give epochs > 0 or max_steps > 0")
-        need(self.quantization in ("auto", "nf4", "none"), "quantization", "must be auto, nf4 or none")
-        need(self.chat_format in ("template", "taiyi"), "chat_format", "must be template or taiyi")
-        need(self.gradient_checkpointing in ("auto", "true", "false"), "gradient_checkpointing",
-             "must be auto, true or false")
-
-    @classmethod
-    def from_namespace(cls, namespace: dict, **fixed) -> "TrainConfig":
-        """The settings a notebook's parameters cell defines (``globals()``), plus ``fixed`` ones."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**{k: v for k, v in namespace.items() if k in names}, **fixed})
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training setting(s) {unknown}; known: {', '.join(sorted(known))}")
-        return cls(**values)
 
 
 def fingerprint(config: TrainConfig) -> dict:
@@ -115,7 +40,9 @@ def fingerprint(config: TrainConfig) -> dict:
 
 
 def _damage(checkpoint: Path, files: dict) -> str:
-    missing = [f for f, size in files.items() if not (checkpoint / f).is_file() or (checkpoint / f).stat().st_size != size]
+    missing = [
+        f for f, size in files.items() if not (checkpoint / f).is_file() or (checkpoint / f).stat().st_size != size
+    ]
     return f"{', '.join(missing[:3])} missing or changed" if missing else ""
 
 
@@ -125,8 +52,11 @@ def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tup
     A process killed mid-save leaves no marker; a checkpoint whose files were deleted or changed since
     its marker was written is passed over with a warning, and so is one made with other settings.
     """
-    done = sorted((p for p in checkpoint_dir.glob("checkpoint-*") if (p / COMPLETE).exists()),
-                  key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
+    done = sorted(
+        (p for p in checkpoint_dir.glob("checkpoint-*") if (p / COMPLETE).exists()),
+        key=lambda p: int(p.name.rsplit("-", 1)[1]),
+        reverse=True,
+    )
     notes = []
     for checkpoint in done:
         try:
@@ -139,9 +69,14 @@ def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tup
             notes.append(f"{checkpoint.name} is damaged ({damage}); passing over it")
         elif differs:
             old = marker.get("settings") or {}
-            changed = [f"{k}: {old.get(k)!r} -> {settings.get(k)!r}" for k in sorted(set(old) | set(settings))
-                       if old.get(k) != settings.get(k)]
-            notes.append(f"{checkpoint.name} was trained with other settings ({'; '.join(changed[:4]) or 'unrecorded'})")
+            changed = [
+                f"{k}: {old.get(k)!r} -> {settings.get(k)!r}"
+                for k in sorted(set(old) | set(settings))
+                if old.get(k) != settings.get(k)
+            ]
+            notes.append(
+                f"{checkpoint.name} was trained with other settings ({'; '.join(changed[:4]) or 'unrecorded'})"
+            )
         else:
             return checkpoint, notes
     return None, notes
@@ -156,8 +91,11 @@ def _callbacks(log_path: Path, settings: dict):
         def on_save(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
                 checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                files = {str(p.relative_to(checkpoint)): p.stat().st_size for p in checkpoint.rglob("*")
-                         if p.is_file() and p.name != COMPLETE}
+                files = {
+                    str(p.relative_to(checkpoint)): p.stat().st_size
+                    for p in checkpoint.rglob("*")
+                    if p.is_file() and p.name != COMPLETE
+                }
                 write_json(checkpoint / COMPLETE, {"settings": settings, "files": files})
 
     class JsonlLog(TrainerCallback):
@@ -188,8 +126,11 @@ def _encode_mixture(config: TrainConfig, tokenizer):
     table = datasets.Dataset.from_list([{"conversation": r["conversation"]} for r in rows]).shuffle(seed=config.seed)
     if config.max_examples >= 0:
         table = table.select(range(min(config.max_examples, len(table))))
-    table = table.map(lambda r: encode_conversation(r["conversation"], tokenizer, config.chat_format, config.max_length),
-                      remove_columns=["conversation"], desc="tokenise")
+    table = table.map(
+        lambda r: encode_conversation(r["conversation"], tokenizer, config.chat_format, config.max_length),
+        remove_columns=["conversation"],
+        desc="tokenise",
+    )
     table = table.filter(lambda r: any(label != -100 for label in r["labels"]), desc="drop pairs without answer tokens")
     table = table.map(lambda r: {"length": len(r["input_ids"])})
     n_eval = min(config.eval_max, round(config.eval_fraction * len(table)))
@@ -228,17 +169,18 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
     quantized = models.use_4bit(config.quantization)
     base = models.load_base_model(config.base_model, "nf4" if quantized else "none", config.trust_remote_code)
-    base.config.use_cache = False  # with a KV cache transformers drops the block mask that packing relies on
+    base.config.use_cache = False  # with a KV cache transformers drops the block mask padding-free batches need
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
     if quantized:
         base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=checkpointing)
     if config.init_adapter:
         model = PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True)
     else:
-        model = get_peft_model(base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout,
-                                                        config.lora_target))
+        model = get_peft_model(
+            base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
+        )
     train_set, eval_set = _encode_mixture(config, tokenizer)
-    if config.packing:
+    if config.padding_free:
         collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
     else:
         right = models.load_tokenizer(config.base_model, config.trust_remote_code)
@@ -247,24 +189,44 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accumulation,
-        learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler, warmup_steps=config.warmup_ratio,
-        num_train_epochs=config.epochs, max_steps=config.max_steps, max_grad_norm=config.max_grad_norm,
-        weight_decay=config.weight_decay, logging_steps=config.logging_steps, logging_first_step=True,
-        save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
-        eval_strategy="steps" if eval_set is not None else "no", eval_steps=config.eval_steps,
-        activation_checkpointing=checkpointing, optim=("paged_adamw_32bit" if cuda else "adamw_torch")
-        if config.optim == "auto" else config.optim, bf16=models.compute_dtype() == torch.bfloat16,
-        seed=config.seed, data_seed=config.seed, include_num_input_tokens_seen="non_padding",
-        train_sampling_strategy="random" if config.packing else "group_by_length",
-        report_to=["tensorboard"] if _has("tensorboard") else "none", remove_unused_columns=False,
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        max_grad_norm=config.max_grad_norm,
+        weight_decay=config.weight_decay,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if eval_set is not None else "no",
+        eval_steps=config.eval_steps,
+        activation_checkpointing=checkpointing,
+        optim=("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
+        bf16=models.compute_dtype() == torch.bfloat16,
+        seed=config.seed,
+        data_seed=config.seed,
+        include_num_input_tokens_seen="non_padding",
+        train_sampling_strategy="random" if config.padding_free else "group_by_length",
+        report_to=["tensorboard"] if _has("tensorboard") else "none",
+        remove_unused_columns=False,
         prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
         use_cpu=not cuda,  # without this, CPU processes started by accelerate/torchrun do not form a DDP group
     )
-    trainer = Trainer(model=model, args=args, train_dataset=train_set.remove_columns("length"),
-                      eval_dataset=eval_set.remove_columns("length") if eval_set is not None else None,
-                      data_collator=collator, callbacks=[*_callbacks(out / "log.jsonl", settings), *callbacks])
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set.remove_columns("length"),
+        eval_dataset=eval_set.remove_columns("length") if eval_set is not None else None,
+        data_collator=collator,
+        callbacks=[*_callbacks(out / "log.jsonl", settings), *callbacks],
+    )
     return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, settings)
 
 
@@ -293,15 +255,15 @@ def fit(run: Setup) -> dict:
     if config.resume == "auto":
         checkpoint, notes = latest_checkpoint(out / "checkpoints", run.settings)
         for note in notes:
-            print(f"warning: {note}")
+            log.warning(note)
         if notes and checkpoint is None:  # keep the old checkpoints, out of the way of this run's
             aside = out / f"checkpoints-superseded-{time.strftime('%Y%m%d-%H%M%S')}"
             (out / "checkpoints").rename(aside)
-            print(f"starting afresh; the earlier checkpoints are kept in {aside}")
+            log.info("starting afresh; the earlier checkpoints are kept in %s", aside)
     elif config.resume != "never":
         checkpoint = Path(config.resume)
     if checkpoint:
-        print(f"resuming from {checkpoint}")
+        log.info("resuming from %s", checkpoint)
     start = time.monotonic()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.monotonic() - start
@@ -314,12 +276,20 @@ def fit(run: Setup) -> dict:
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     tokens = int(trainer.state.num_input_tokens_seen)
     card = {
-        "base_model": config.base_model, "init_adapter": config.init_adapter, "quantized_4bit": run.quantized,
-        "device": "cuda" if torch.cuda.is_available() else "cpu", "world_size": trainer.args.world_size,
-        "resumed_from": str(checkpoint) if checkpoint else None, "steps": trainer.state.global_step,
-        "train_examples": len(run.train_set), "eval_examples": len(run.eval_set) if run.eval_set is not None else 0,
-        "tokens_seen": tokens, "seconds": round(seconds, 1), "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
-        "peak_memory_gb": round(peak_memory_gb(), 2), "trainable_parameters": trainable,
+        "base_model": config.base_model,
+        "init_adapter": config.init_adapter,
+        "quantized_4bit": run.quantized,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "world_size": trainer.args.world_size,
+        "resumed_from": str(checkpoint) if checkpoint else None,
+        "steps": trainer.state.global_step,
+        "train_examples": len(run.train_set),
+        "eval_examples": len(run.eval_set) if run.eval_set is not None else 0,
+        "tokens_seen": tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
+        "peak_memory_gb": round(peak_memory_gb(), 2),
+        "trainable_parameters": trainable,
         "total_parameters": sum(p.numel() for p in trainer.model.parameters()),
         "first_loss": next((h["loss"] for h in history if "loss" in h), None),
         "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),

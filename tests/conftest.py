@@ -1,4 +1,5 @@
 """Shared fixtures: the real corpus (skipped with a reason when absent) and the tiny corpus."""
+
 from __future__ import annotations
 
 import os

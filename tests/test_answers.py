@@ -1,4 +1,5 @@
 """Answer formats: every real instruction parses back to its gold; parsers survive messy output."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,8 +47,10 @@ def test_round_trip_with_whole_ner_prompts(raw):
 
 
 def test_formats_follow_taiyi_conventions():
-    assert answers.format_ner({"gene": ["FBN1"], "disease": ["Marfan syndrome"]}, "en") == \
-        "gene: FBN1\ndisease: Marfan syndrome"
+    assert (
+        answers.format_ner({"gene": ["FBN1"], "disease": ["Marfan syndrome"]}, "en")
+        == "gene: FBN1\ndisease: Marfan syndrome"
+    )
     assert answers.format_ner({"疾病": ["沙眼衣原体肺炎"], "药物": []}, "zh") == "疾病：沙眼衣原体肺炎\n药物：无"
     assert answers.format_re({"relation": [("a", "b"), ("c", "d")]}, "en") == "relation: [a, b]; [c, d]"
     assert answers.format_labels(["Treatment", "Mechanism"], "en") == "Result: Treatment; Mechanism"
@@ -57,11 +60,17 @@ def test_formats_follow_taiyi_conventions():
 
 def test_parsers_tolerate_real_model_habits():
     messy = "Sure! Here are the entities.\n疾病：糖尿病；高血压\n疾病：糖尿病\nchemical:  aspirin ;  ibuprofen \n"
-    assert answers.parse_ner(messy) == {("疾病", "糖尿病"), ("疾病", "高血压"), ("chemical", "aspirin"),
-                                        ("chemical", "ibuprofen")}
+    assert answers.parse_ner(messy) == {
+        ("疾病", "糖尿病"),
+        ("疾病", "高血压"),
+        ("chemical", "aspirin"),
+        ("chemical", "ibuprofen"),
+    }
     assert answers.parse_ner(messy, types={"chemical"}) == {("chemical", "aspirin"), ("chemical", "ibuprofen")}
     assert answers.parse_re("药物治疗：[糖尿病，二甲双胍]；[高血压, 硝苯地平]") == {
-        ("药物治疗", "糖尿病", "二甲双胍"), ("药物治疗", "高血压", "硝苯地平")}
+        ("药物治疗", "糖尿病", "二甲双胍"),
+        ("药物治疗", "高血压", "硝苯地平"),
+    }
     assert answers.parse_labels("The answer is 治疗方案。", {"治疗方案", "其他"}) == {"治疗方案"}
     assert answers.parse_choice("I think the answer is (C) because ...") == "C"
     assert answers.parse_choice("") == "" and answers.parse_yesno("Perhaps.") == ""
@@ -83,8 +92,11 @@ REPEATED = st.sampled_from(["fever ; ", "[a, b]; ", "[a, ", "( 8 ; ", "chemical:
 
 
 @settings(max_examples=25, deadline=None)
-@given(unit=REPEATED, head=st.sampled_from(["disease: ", "CID: ", "Result: ", "答案：", ""]),
-       size=st.integers(20_000, 100_000))
+@given(
+    unit=REPEATED,
+    head=st.sampled_from(["disease: ", "CID: ", "Result: ", "答案：", ""]),
+    size=st.integers(20_000, 100_000),
+)
 def test_parsers_and_format_checks_are_linear_on_long_repetitive_answers(unit, head, size):
     """A cut-off answer repeating itself (what a small model does at its token limit) parses in well
     under a second at 100 KB; the backtracking pair regex took 19 s at 28 pairs."""
@@ -93,7 +105,7 @@ def test_parsers_and_format_checks_are_linear_on_long_repetitive_answers(unit, h
     from taiyi_utils import tasks
 
     text = head + unit * (size // len(unit))
-    source = (unit * (size // len(unit)))[: size]
+    source = (unit * (size // len(unit)))[:size]
     start = time.perf_counter()
     answers.parse_ner(text, source)
     answers.parse_re(text, source)

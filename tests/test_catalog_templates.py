@@ -1,4 +1,5 @@
 """The catalog of Taiyi's datasets and the bilingual templates are data; check them as data."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ import pytest
 from taiyi_utils.data.catalog import load_catalog
 from taiyi_utils.data.instruct import TEMPLATE_DIR, templates
 from taiyi_utils.data.sources import load_sources
-from taiyi_utils.eval.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
+from taiyi_utils.evaluation.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 
 
 def test_catalog_has_taiyis_140_datasets():
@@ -17,7 +18,13 @@ def test_catalog_has_taiyis_140_datasets():
     assert len(catalog) == 140 and not catalog[["name", "task"]].duplicated().any()
     assert catalog["language"].value_counts().to_dict() == {"en": 102, "zh": 38}
     bc5cdr = catalog.set_index("name").loc["bc5cdr"]
-    assert (bc5cdr.train, bc5cdr.dev, bc5cdr.test, bc5cdr.hub_id, bc5cdr.reader) == (500, 500, 500, "bigbio/bc5cdr", "pubtator")
+    assert (bc5cdr.train, bc5cdr.dev, bc5cdr.test, bc5cdr.hub_id, bc5cdr.reader) == (
+        500,
+        500,
+        500,
+        "bigbio/bc5cdr",
+        "pubtator",
+    )
     cmeee = catalog.set_index("name").loc["CMeEE-V2"]
     assert (cmeee.train, cmeee.dev, cmeee.local_sources) == (15000, 5000, ["cmeee"])
 
@@ -39,7 +46,9 @@ def test_sources_and_suites_point_at_real_entries():
 def test_a_suite_with_a_misspelt_source_is_an_error(tmp_path):
     bad = tmp_path / "suites.yaml"
     bad.write_text("X: {task: ner, metric: micro_f1, source: ncbi_diseas, split: test, unit: sentence}\n")
-    with pytest.raises(ValueError, match=r"suites.yaml: suite 'X': source 'ncbi_diseas' is not in the sources registry"):
+    with pytest.raises(
+        ValueError, match=r"suites.yaml: suite 'X': source 'ncbi_diseas' is not in the sources registry"
+    ):
         load_suites((str(bad),))
 
 

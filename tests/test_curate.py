@@ -1,13 +1,14 @@
 """curate() end to end on the tiny corpus: files, counts and gold that parses back."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
-from taiyi_utils.data.curate import curate
-from taiyi_utils.files import read_jsonl
 from test_answers import gold, parsed
+
+from taiyi_utils.curation import curate
+from taiyi_utils.files import read_jsonl
 
 SUITES = ["BC5CDR-Chem", "CMeEE-dev", "BC5CDR-RE", "KUAKE-QIC-dev", "PubMedQA", "MedQA-USMLE", "CHEMDNER"]
 TRAIN = {"bc5cdr": "train", "cmeee": "dev-train", "kuake_qic": "train", "pubmedqa": "train", "med_dialogue": "train"}
@@ -17,8 +18,16 @@ HOLDOUT = {"cmeee": 3}  # of the tiny corpus' 6 CMeEE records, 3 train and 3 eva
 @pytest.fixture(scope="module")
 def curated(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("curated")
-    result = curate(tiny, out, train_sources=TRAIN, eval_suites=SUITES, eval_samples=2, holdout=HOLDOUT,
-                    tokenizer="embedded:smollm2-135m", seed=0)
+    result = curate(
+        tiny,
+        out,
+        train_sources=TRAIN,
+        eval_suites=SUITES,
+        eval_samples=2,
+        holdout=HOLDOUT,
+        base_model="embedded:smollm2-135m",
+        seed=0,
+    )
     return out, result
 
 
@@ -41,7 +50,9 @@ def test_files_and_card_agree(curated):
 def test_eval_files_carry_gold_that_parses_back(curated):
     out, result = curated
     assert set(result.eval) == set(SUITES) - {"CHEMDNER"}
-    assert "BC4CHEMD/test.tsv" in result.unavailable["CHEMDNER"] and "MTL-Bioinformatics" in result.unavailable["CHEMDNER"]
+    assert (
+        "BC4CHEMD/test.tsv" in result.unavailable["CHEMDNER"] and "MTL-Bioinformatics" in result.unavailable["CHEMDNER"]
+    )
     for suite in result.eval:
         rows = read_jsonl(out / "eval" / f"{suite}.jsonl")
         assert rows and all(r["suite"] == suite and parsed(r) == gold(r) for r in rows)
@@ -62,8 +73,16 @@ def paper_like(raw, tmp_path_factory):
 
     params = load_profile("paper")[1]["01_curation"]
     out = tmp_path_factory.mktemp("paper_like")
-    result = curate(raw, out, train_sources=params["train_sources"], eval_suites=params["eval_suites"],
-                    max_records_per_source=150, eval_samples=40, tokenizer="embedded:smollm2-135m", seed=42)
+    result = curate(
+        raw,
+        out,
+        train_sources=params["train_sources"],
+        eval_suites=params["eval_suites"],
+        max_records_per_source=150,
+        eval_samples=40,
+        base_model="embedded:smollm2-135m",
+        seed=42,
+    )
     return params, result
 
 
@@ -77,7 +96,9 @@ def test_paper_like_curation_keeps_every_language_and_task_and_leaks_nothing(pap
     after = card["quality"]["overlap"]["eval_items_in_training_after_removal"]
     assert set(after) == set(result.eval) and set(after.values()) == {0}
     overlap = card["quality"]["overlap"]  # before removal: USMLE dev shares sentences with 5 sampled test items
-    assert overlap["eval_items_in_training"]["MedQA-USMLE"] == 5 and overlap["training_pairs_overlapping"] == {"medqa_usmle": 14}
+    assert overlap["eval_items_in_training"]["MedQA-USMLE"] == 5 and overlap["training_pairs_overlapping"] == {
+        "medqa_usmle": 14
+    }
 
 
 def test_chemprot_relations_put_the_chemical_first(raw):
@@ -100,7 +121,9 @@ def test_holdout_parts_never_share_a_record_and_follow_the_size(raw):
         held = read_split(key, "dev-eval", raw, {key: 700})
         rest = read_split(key, "dev-train", raw, {key: 700})
         assert (len(held), len(rest)) == (700, total - 700) and not {r.id for r in held} & {r.id for r in rest}
-        assert [r.id for r in read_split(key, "dev-eval", raw)][:5] == [r.id for r in read_split(key, "dev-eval", raw)][:5]
+        assert [r.id for r in read_split(key, "dev-eval", raw)][:5] == [r.id for r in read_split(key, "dev-eval", raw)][
+            :5
+        ]
 
 
 def test_chemdner_and_litcovid_run_once_their_files_are_under_the_data_root(tiny, tmp_path):
@@ -109,7 +132,8 @@ def test_chemdner_and_litcovid_run_once_their_files_are_under_the_data_root(tiny
     (tiny / "BC7-LitCovid").mkdir(exist_ok=True)
     (tiny / "BC7-LitCovid" / "BC7-LitCovid-Test-GS.csv").write_text(
         "pmid,journal,title,abstract,keywords,pub_type,authors,doi,label\n"
-        '1,J,"Masks, again",Masks cut spread.,,,,,Prevention;Transmission\n2,J,Remdesivir,A trial.,,,,,Treatment\n')
+        '1,J,"Masks, again",Masks cut spread.,,,,,Prevention;Transmission\n2,J,Remdesivir,A trial.,,,,,Treatment\n'
+    )
     try:
         result = curate(tiny, tmp_path, train_sources={}, eval_suites=["CHEMDNER", "BC7LitCovid"], eval_samples=-1)
     finally:

@@ -1,4 +1,5 @@
 """Evaluation runs: resumable cached generation, the smoke run's metrics and exports, the score CLI."""
+
 from __future__ import annotations
 
 import json
@@ -8,16 +9,21 @@ import sys
 import pytest
 
 from taiyi_utils import model as models
-from taiyi_utils.eval import evaluate as ev
-from taiyi_utils.eval.evaluate import load_eval_rows, predict
+from taiyi_utils.evaluation import evaluate as ev
+from taiyi_utils.evaluation.evaluate import load_eval_rows, predict
 from taiyi_utils.files import read_jsonl
 
 
 def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monkeypatch):
-    from taiyi_utils.data.curate import curate
+    from taiyi_utils.curation import curate
 
-    curate(tiny, tmp_path / "data", train_sources={"kuake_qic": "dev"}, eval_suites=["KUAKE-QIC-dev", "PubMedQA"],
-           eval_samples=3)
+    curate(
+        tiny,
+        tmp_path / "data",
+        train_sources={"kuake_qic": "dev"},
+        eval_suites=["KUAKE-QIC-dev", "PubMedQA"],
+        eval_samples=3,
+    )
     rows = load_eval_rows(tmp_path / "data" / "eval", ["KUAKE-QIC-dev"])["KUAKE-QIC-dev"]
     tokenizer, model = models.load_tokenizer("tiny:llama"), models.load_base_model("tiny:llama")
     asked, saved = [], []
@@ -49,8 +55,9 @@ def test_smoke_run_scores_every_suite_for_every_model_and_exports_html(smoke_run
     run_dir, _ = smoke_run
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
     suites = {p.stem for p in (run_dir / "data" / "eval").glob("*.jsonl")}
-    assert {(m["model"], m["suite"]) for m in metrics} == {(model, s) for model in ("base", "stage 1", "stage 2")
-                                                          for s in suites}
+    assert {(m["model"], m["suite"]) for m in metrics} == {
+        (model, s) for model in ("base", "stage 1", "stage 2") for s in suites
+    }
     assert all(0 <= m["ci_low"] <= m["score"] <= m["ci_high"] <= 1 for m in metrics)
     predictions = read_jsonl(run_dir / "eval" / "predictions.jsonl")
     assert {p["model"] for p in predictions} == {"base", "stage 1", "stage 2"}
@@ -63,9 +70,24 @@ def test_score_cli_matches_hand_computed_values(tmp_path):
     pred = ['{"id": "1", "text": "Result: b"}', '{"id": "2", "text": "Result: c; d"}']
     (tmp_path / "g.jsonl").write_text("\n".join(gold) + "\n")
     (tmp_path / "p.jsonl").write_text("\n".join(pred) + "\n")
-    out = subprocess.run([sys.executable, "-m", "taiyi_utils.eval", "score", "--task", "multilabel", "--gold",
-                          str(tmp_path / "g.jsonl"), "--pred", str(tmp_path / "p.jsonl"), "--json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taiyi_utils.evaluation",
+            "score",
+            "--task",
+            "multilabel",
+            "--gold",
+            str(tmp_path / "g.jsonl"),
+            "--pred",
+            str(tmp_path / "p.jsonl"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     # tp=2 (b, c), fp=1 (d), fn=1 (a): P = R = F1 = 2/3
     result = json.loads(out)
     assert result["n"] == 2 and result["precision"] == pytest.approx(2 / 3) and result["f1"] == pytest.approx(2 / 3)
@@ -73,8 +95,24 @@ def test_score_cli_matches_hand_computed_values(tmp_path):
     qa_gold.write_text('{"id": "1", "text": "Answer: B. x"}\n{"id": "2", "text": "Answer: yes"}\n')
     qa_pred = tmp_path / "qp.jsonl"
     qa_pred.write_text('{"id": "1", "text": "Answer: B"}\n{"id": "2", "text": "Answer: no"}\n')
-    out = subprocess.run([sys.executable, "-m", "taiyi_utils.eval", "score", "--task", "qa", "--gold", str(qa_gold),
-                          "--pred", str(qa_pred), "--json"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taiyi_utils.evaluation",
+            "score",
+            "--task",
+            "qa",
+            "--gold",
+            str(qa_gold),
+            "--pred",
+            str(qa_pred),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     result = json.loads(out)
     assert (result["n"], result["accuracy"], result["metric"]) == (2, 0.5, "accuracy")
 
@@ -84,9 +122,15 @@ def test_answer_limits_cover_every_gold_answer_and_cut_answers_are_marked(raw, t
     from taiyi_utils.data.sources import get_source, read_split
 
     tokenizer = models.load_tokenizer("embedded:smollm2-135m")
-    rows = [{**p, "suite": "CMeIE-dev"} for p in build_pairs(read_split("cmeie", "dev-eval", raw)[:60],
-                                                              get_source("cmeie"), tasks=("re",), template_index=0)]
-    longest = max(len(tokenizer(r["conversation"][0]["assistant"], add_special_tokens=False)["input_ids"]) for r in rows)
+    rows = [
+        {**p, "suite": "CMeIE-dev"}
+        for p in build_pairs(
+            read_split("cmeie", "dev-eval", raw)[:60], get_source("cmeie"), tasks=("re",), template_index=0
+        )
+    ]
+    longest = max(
+        len(tokenizer(r["conversation"][0]["assistant"], add_special_tokens=False)["input_ids"]) for r in rows
+    )
     assert ev.answer_limits(rows, tokenizer) == {"CMeIE-dev": longest + ev.LIMIT_SLACK}
     assert longest > 160  # the old fixed cap would have cut the longest gold answers off
 
@@ -105,11 +149,26 @@ def test_results_table_flags_comparability_and_averages_the_papers_suites():
     from taiyi_utils.viz.evaluation import results_table
 
     def summary(model, suite, score, macro=None):
-        return {"model": model, "suite": suite, "score": score, "ci_low": score - 0.1, "ci_high": score + 0.1,
-                "items": 30, **({"macro_f1": macro} if macro is not None else {})}
+        return {
+            "model": model,
+            "suite": suite,
+            "score": score,
+            "ci_low": score - 0.1,
+            "ci_high": score + 0.1,
+            "items": 30,
+            **({"macro_f1": macro} if macro is not None else {}),
+        }
 
-    summaries = [summary(m, s, v, macro) for m in ("base", "stage 2") for s, v, macro in
-                 (("HoC", 0.5, 0.5), ("HoC-sentences", 0.4, 0.2), ("KUAKE-QIC-dev", 0.6, 0.3), ("CNMLEQA", 0.9, None))]
+    summaries = [
+        summary(m, s, v, macro)
+        for m in ("base", "stage 2")
+        for s, v, macro in (
+            ("HoC", 0.5, 0.5),
+            ("HoC-sentences", 0.4, 0.2),
+            ("KUAKE-QIC-dev", 0.6, 0.3),
+            ("CNMLEQA", 0.9, None),
+        )
+    ]
     table = results_table(summaries)
     assert table.loc["HoC", "metric"] == "macro_f1" and table.loc["HoC", "unit"] == "abstract"
     assert table.loc["HoC", "best fine-tuned (paper) comparable"] == "yes"
@@ -122,8 +181,15 @@ def test_results_table_flags_comparability_and_averages_the_papers_suites():
 
 def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, monkeypatch):
     tokenizer = models.load_tokenizer("tiny:llama")
-    rows = [{"suite": "S", "conversation_id": str(i), "task": "qa",
-             "conversation": [{"human": f"question {i}", "assistant": "Answer: yes"}]} for i in range(3)]
+    rows = [
+        {
+            "suite": "S",
+            "conversation_id": str(i),
+            "task": "qa",
+            "conversation": [{"human": f"question {i}", "assistant": "Answer: yes"}],
+        }
+        for i in range(3)
+    ]
     asked = []
 
     def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
@@ -144,4 +210,6 @@ def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, 
     first = ev.model_identity("tiny:llama", str(adapter), None, "template")
     (adapter / "adapter_model.safetensors").write_bytes(b"weights v2")  # retrained in place
     assert ev.model_identity("tiny:llama", str(adapter), None, "template") != first
-    assert ev.model_identity("tiny:llama", None, None, "template") != ev.model_identity("tiny:llama", None, None, "taiyi")
+    assert ev.model_identity("tiny:llama", None, None, "template") != ev.model_identity(
+        "tiny:llama", None, None, "taiyi"
+    )

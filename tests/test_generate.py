@@ -1,4 +1,5 @@
 """Continuous batching gives the same greedy answers as transformers' generate, one prompt at a time."""
+
 from __future__ import annotations
 
 import copy
@@ -7,11 +8,17 @@ import pytest
 
 from taiyi_utils import model as models
 from taiyi_utils.chat import render_prompt
-from taiyi_utils.eval.generate import generate
+from taiyi_utils.evaluation.generate import generate
 
-PROMPTS = ["What is sepsis?", "hi", "Extract the diseases: the patient had diabetes and hypertension before the stroke.",
-           "Translate to Chinese: heart failure", "Is aspirin an NSAID? Answer yes or no.", "Define apoptosis.",
-           "Name two antibiotics for pneumonia and say briefly why each one works in the lung."]
+PROMPTS = [
+    "What is sepsis?",
+    "hi",
+    "Extract the diseases: the patient had diabetes and hypertension before the stroke.",
+    "Translate to Chinese: heart failure",
+    "Is aspirin an NSAID? Answer yes or no.",
+    "Define apoptosis.",
+    "Name two antibiotics for pneumonia and say briefly why each one works in the lung.",
+]
 LIMITS = [12, 5, 20, 9, 3, 16, 14]
 
 
@@ -35,9 +42,17 @@ def one_at_a_time(model, tokenizer, prompts, limits, as_ids=False):
     answers = []
     for prompt, limit in zip(prompts, limits):
         enc = tokenizer([render_prompt(prompt, tokenizer)], return_tensors="pt", add_special_tokens=False)
-        out = model.generate(**enc, max_new_tokens=limit, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                             eos_token_id=tokenizer.eos_token_id, temperature=None, top_p=None, top_k=None)
-        ids = out[0, enc["input_ids"].shape[1]:].tolist()
+        out = model.generate(
+            **enc,
+            max_new_tokens=limit,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+        )
+        ids = out[0, enc["input_ids"].shape[1] :].tolist()
         ids = ids[:-1] if ids[-1:] == [tokenizer.eos_token_id] else ids  # our end token is not a special one
         answers.append(ids if as_ids else tokenizer.decode(ids, skip_special_tokens=True).strip())
     return answers
@@ -46,11 +61,18 @@ def one_at_a_time(model, tokenizer, prompts, limits, as_ids=False):
 def test_continuous_batching_matches_one_at_a_time_and_refills_rows(noisy_llama):
     tokenizer, model = noisy_llama
     rows_per_step, reported = [], []
-    hook = model.register_forward_hook(lambda module, args, kwargs, out: rows_per_step.append(kwargs["input_ids"].shape),
-                                       with_kwargs=True)
+    hook = model.register_forward_hook(
+        lambda module, args, kwargs, out: rows_per_step.append(kwargs["input_ids"].shape), with_kwargs=True
+    )
     try:
-        answers = generate(model, tokenizer, PROMPTS, max_new_tokens=LIMITS, batch_size=3,
-                           on_batch=lambda indices, texts, lengths: reported.extend(zip(indices, texts)))
+        answers = generate(
+            model,
+            tokenizer,
+            PROMPTS,
+            max_new_tokens=LIMITS,
+            batch_size=3,
+            on_batch=lambda indices, texts, lengths: reported.extend(zip(indices, texts)),
+        )
     finally:
         hook.remove()
     assert answers == one_at_a_time(model, tokenizer, PROMPTS, LIMITS)
@@ -66,8 +88,9 @@ def test_token_budget_limits_rows_and_keeps_answers(noisy_llama):
     shortest = min(len(tokenizer(render_prompt(p, tokenizer), add_special_tokens=False)["input_ids"]) for p in PROMPTS)
     budget = 2 * (shortest + min(LIMITS)) - 1  # no two prompts fit together: rows x (padded length + limit)
     rows_per_step = []
-    hook = model.register_forward_hook(lambda module, args, kwargs, out: rows_per_step.append(kwargs["input_ids"].shape[0]),
-                                       with_kwargs=True)
+    hook = model.register_forward_hook(
+        lambda module, args, kwargs, out: rows_per_step.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    )
     try:
         answers = generate(model, tokenizer, PROMPTS, max_new_tokens=LIMITS, batch_size=16, max_batch_tokens=budget)
     finally:

@@ -1,9 +1,10 @@
 """RoomyLayer keeps each row's keys right-aligned in a window of its buffers, whatever happens to the window."""
+
 from __future__ import annotations
 
 import torch
 
-from taiyi_utils.eval.kv_cache import RoomyLayer
+from taiyi_utils.evaluation.kv_cache import RoomyLayer
 
 
 def block(rows: int, length: int, first: float) -> tuple:

@@ -1,4 +1,5 @@
 """The smoke profile end to end: both SFT stages train, continue from each other and leave their artifacts."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ def test_each_stage_trains_and_its_loss_decreases(smoke_run, stage):
     card = json.loads((stage_dir / "train_card.json").read_text())
     assert card["last_loss"] < card["first_loss"]
     assert card["steps"] == (12 if stage == 1 else 8) and card["tokens_seen"] > 0 and card["peak_memory_gb"] > 0
-    for name in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter/tokenizer.json",
-                 "training_args.json", "log.jsonl", "probes.jsonl"):
+    for name in (
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "adapter/tokenizer.json",
+        "training_args.json",
+        "log.jsonl",
+        "probes.jsonl",
+    ):
         assert (stage_dir / name).is_file(), name
     labels = ["base", "stage 1"] if stage == 1 else ["base", "stage 1", "stage 2"]
     assert list(card["probe_format_rate"]) == labels

@@ -1,23 +1,38 @@
 """Dedup, length filter, overlap and stage mixtures on small hand-made pair lists."""
+
 from __future__ import annotations
 
 import pytest
 
 from taiyi_utils.data import mix, quality
 
-ABSTRACT = ("Cisplatin nephrotoxicity was seen in twelve of the forty patients treated for ovarian cancer. "
-            "Hydration reduced the incidence of renal damage in a later cohort of thirty patients.")
+ABSTRACT = (
+    "Cisplatin nephrotoxicity was seen in twelve of the forty patients treated for ovarian cancer. "
+    "Hydration reduced the incidence of renal damage in a later cohort of thirty patients."
+)
 
 
 def pair(dataset, human, assistant="x", category="NER", task="ner", source_text=None):
-    return {"conversation_id": f"{dataset}:{human}", "dataset": dataset, "category": category, "task": task,
-            "language": "en", "conversation": [{"human": human, "assistant": assistant}],
-            "source_text": source_text or human, "record_id": human}
+    return {
+        "conversation_id": f"{dataset}:{human}",
+        "dataset": dataset,
+        "category": category,
+        "task": task,
+        "language": "en",
+        "conversation": [{"human": human, "assistant": assistant}],
+        "source_text": source_text or human,
+        "record_id": human,
+    }
 
 
 def test_dedup_counts_exact_then_normalized():
-    pairs = [pair("a", "Fever  and cough"), pair("a", "Fever  and cough"), pair("b", "fever and COUGH"),
-             pair("b", "Ｆｅｖｅｒ and cough"), pair("b", "headache")]
+    pairs = [
+        pair("a", "Fever  and cough"),
+        pair("a", "Fever  and cough"),
+        pair("b", "fever and COUGH"),
+        pair("b", "Ｆｅｖｅｒ and cough"),
+        pair("b", "headache"),
+    ]
     kept, removed = quality.dedup(pairs)
     assert [p["conversation"][0]["human"] for p in kept] == ["Fever  and cough", "headache"]
     assert removed == {"exact": {"a": 1}, "normalized": {"b": 2}}
@@ -34,8 +49,10 @@ def test_length_filter_uses_stored_token_counts():
 def test_overlap_finds_a_test_sentence_inside_a_training_abstract():
     train = [pair("bc5cdr", "abstract", source_text=ABSTRACT), pair("bc5cdr", "other", source_text="Unrelated text.")]
     sentence = "Hydration reduced the incidence of renal damage in a later cohort of thirty patients."
-    evaluation = {"suite": [pair("t", "q1", source_text=sentence), pair("t", "q2", source_text="Not in training.")],
-                  "exact": [pair("t", "q3", source_text="unrelated   TEXT.")]}
+    evaluation = {
+        "suite": [pair("t", "q1", source_text=sentence), pair("t", "q2", source_text="Not in training.")],
+        "exact": [pair("t", "q3", source_text="unrelated   TEXT.")],
+    }
     kept, report = quality.overlap(train, evaluation)
     assert [p["record_id"] for p in kept] == []  # both training pairs overlap (sentence; exact short text)
     assert report["eval_items_in_training"] == {"suite": 1, "exact": 1}
@@ -46,26 +63,33 @@ def test_overlap_finds_a_test_sentence_inside_a_training_abstract():
 
 def test_short_boilerplate_sentences_are_not_overlap():
     train = [pair("p", "a", source_text="Retrospective review. Patients did well after surgery of the knee joint.")]
-    evaluation = {"s": [pair("t", "b", source_text="Retrospective review. Something entirely different happened here.")]}
+    evaluation = {
+        "s": [pair("t", "b", source_text="Retrospective review. Something entirely different happened here.")]
+    }
     kept, report = quality.overlap(train, evaluation)
     assert len(kept) == 1 and report["eval_items_in_training"] == {"s": 0}
 
 
 def mixture():
-    return ([pair("ner_ds", f"n{i}") for i in range(10)] + [pair("cls_ds", f"c{i}", category="TC", task="cls")
-            for i in range(4)] + [pair("qa_ds", f"q{i}", category="QA", task="qa") for i in range(6)]
-            + [pair("chat", f"d{i}", category="MRD", task="dialogue") for i in range(3)])
+    return (
+        [pair("ner_ds", f"n{i}") for i in range(10)]
+        + [pair("cls_ds", f"c{i}", category="TC", task="cls") for i in range(4)]
+        + [pair("qa_ds", f"q{i}", category="QA", task="qa") for i in range(6)]
+        + [pair("chat", f"d{i}", category="MRD", task="dialogue") for i in range(3)]
+    )
 
 
 def test_stages_split_by_family_with_caps_and_replay():
-    stage1, stage2 = mix.build_stages(mixture(), cap_per_dataset=5, caps={"cls_ds": 2, "qa_ds:qa": 4},
-                                      replay_fraction=0.5, seed=3)
+    stage1, stage2 = mix.build_stages(
+        mixture(), cap_per_dataset=5, caps={"cls_ds": 2, "qa_ds:qa": 4}, replay_fraction=0.5, seed=3
+    )
     assert sorted(p["dataset"] for p in stage1) == ["cls_ds"] * 2 + ["ner_ds"] * 5
     families = [p["category"] for p in stage2]
     assert families.count("QA") == 4 and families.count("MRD") == 3
     assert families.count("NER") + families.count("TC") == round(0.5 * 7)
-    assert {p["conversation_id"] for p in stage2 if p["category"] in ("NER", "TC")} <= \
-        {p["conversation_id"] for p in stage1}
+    assert {p["conversation_id"] for p in stage2 if p["category"] in ("NER", "TC")} <= {
+        p["conversation_id"] for p in stage1
+    }
 
 
 def test_stages_are_deterministic_by_seed():

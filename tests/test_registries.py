@@ -1,4 +1,5 @@
 """Bring your own corpus without Python: registry YAMLs outside the package, reader options, label names."""
+
 from __future__ import annotations
 
 import csv
@@ -57,14 +58,24 @@ def own_corpora(raw, tmp_path_factory):
     for split, rows in (("train", yesno[:120]), ("test", yesno[120:160])):
         (root / "BioASQ").mkdir(exist_ok=True)
         with (root / "BioASQ" / f"{split}.tsv").open("w", newline="") as handle:
-            csv.writer(handle, delimiter="\t").writerows([q.id, flat(q.question), flat(q.context), q.answer] for q in rows)
+            csv.writer(handle, delimiter="\t").writerows(
+                [q.id, flat(q.question), flat(q.context), q.answer] for q in rows
+            )
         counts[f"bioasq:{split}"] = (len(rows), None)
     config = tmp_path_factory.mktemp("config")
     (config / "my_sources.yaml").write_text(MY_SOURCES)
     (config / "my_suites.yaml").write_text(MY_SUITES)
-    profile = {"01_curation": {"data_root": str(root), "sources_files": ["my_sources.yaml"],
-                               "suites_files": ["my_suites.yaml"], "train_sources": {"gad": "train", "bioasq_yesno": "train"},
-                               "eval_suites": ["GAD", "BioASQ-yesno"], "max_records_per_source": -1, "eval_samples": -1}}
+    profile = {
+        "01_curation": {
+            "data_root": str(root),
+            "sources_files": ["my_sources.yaml"],
+            "suites_files": ["my_suites.yaml"],
+            "train_sources": {"gad": "train", "bioasq_yesno": "train"},
+            "eval_suites": ["GAD", "BioASQ-yesno"],
+            "max_records_per_source": -1,
+            "eval_samples": -1,
+        }
+    }
     (config / "profile.yaml").write_text(yaml.safe_dump(profile))
     return root, config, counts
 
@@ -81,8 +92,11 @@ def test_two_unseen_corpora_become_training_sources_and_suites_from_yaml(own_cor
     assert (card["eval"]["GAD"]["records"], card["eval"]["BioASQ-yesno"]["records"]) == (60, 40)
     assert card["registries"]["replaced"] == {"sources": {}, "suites": {}}
     gad = read_jsonl(tmp_path / "mine" / "data" / "eval" / "GAD.jsonl")
-    assert all("Labels: related, not related" in r["conversation"][0]["human"] or
-               "not related, related" in r["conversation"][0]["human"] for r in gad)
+    assert all(
+        "Labels: related, not related" in r["conversation"][0]["human"]
+        or "not related, related" in r["conversation"][0]["human"]
+        for r in gad
+    )
     assert sum(r["gold"] == ["related"] for r in gad) == counts["gad:test"][1]
     bioasq = read_jsonl(tmp_path / "mine" / "data" / "eval" / "BioASQ-yesno.jsonl")
     assert all(r["options"] == ["yes", "no"] and "maybe" not in r["conversation"][0]["human"] for r in bioasq)
@@ -90,10 +104,28 @@ def test_two_unseen_corpora_become_training_sources_and_suites_from_yaml(own_cor
 
 def test_inspect_prints_what_curation_reads_for_a_registry_entry(own_corpora, capsys):
     root, config, counts = own_corpora
-    assert data_cli(["inspect", "--sources", str(config / "my_sources.yaml"), "--source", "gad", "--split", "train",
-                     "--data-root", str(root), "--json"]) == 0
+    assert (
+        data_cli(
+            [
+                "inspect",
+                "--sources",
+                str(config / "my_sources.yaml"),
+                "--source",
+                "gad",
+                "--split",
+                "train",
+                "--data-root",
+                str(root),
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
-    assert summary["records"] == 240 and summary["labels"] == {"1": counts["gad:train"][1], "0": 240 - counts["gad:train"][1]}
+    assert summary["records"] == 240 and summary["labels"] == {
+        "1": counts["gad:train"][1],
+        "0": 240 - counts["gad:train"][1],
+    }
     assert data_cli(["inspect", str(root / "GAD" / "train.tsv"), "--task", "classification"]) == 2
     assert "--task apply to --format generic only" in capsys.readouterr().err
     assert data_cli(["inspect", str(root / "GAD" / "train.tsv")]) == 2
@@ -104,24 +136,38 @@ def test_a_header_row_read_as_data_and_bad_options_say_where(own_corpora, tmp_pa
     root, config, _ = own_corpora
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(MY_SOURCES.replace("header: false, ", ""))
-    with pytest.raises(Exception, match=r"source 'bioasq_yesno': .*test.tsv: line 2: column 0 \(for id\) "
-                                        r"is not among the columns found \(the first line was read as the header; "
-                                        r"set header: false"):
+    with pytest.raises(
+        Exception,
+        match=r"source 'bioasq_yesno': .*test.tsv: line 2: column 0 \(for id\) "
+        r"is not among the columns found \(the first line was read as the header; "
+        r"set header: false",
+    ):
         read_split("bioasq_yesno", "test", root, sources=load_sources((str(wrong),)))
     typo = tmp_path / "typo.yaml"
     typo.write_text(MY_SOURCES.replace("header: false", "headers: false"))
-    with pytest.raises(ValueError, match=r"typo.yaml: source 'bioasq_yesno': reader 'generic' has no option\(s\) "
-                                         r"\['headers'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"typo.yaml: source 'bioasq_yesno': reader 'generic' has no option\(s\) "
+        r"\['headers'\]",
+    ):
         load_sources((str(typo),))
 
 
 def test_a_user_entry_replaces_a_shipped_one_and_the_card_says_so(raw, tmp_path):
-    from taiyi_utils.data.curate import curate
+    from taiyi_utils.curation import curate
 
     mine = tmp_path / "sources.yaml"
-    mine.write_text("kuake_qic:\n  format: kuake_qic\n  files: {train: KUAKE-QIC/KUAKE-QIC_dev.json, dev: KUAKE-QIC/KUAKE-QIC_dev.json}\n"
-                    "  language: zh\n  tasks: [cls]\n")
-    result = curate(raw, tmp_path / "out", train_sources={"kuake_qic": "train"}, eval_suites=[],
-                    max_records_per_source=5, sources_files=[str(mine)])
+    mine.write_text(
+        "kuake_qic:\n  format: kuake_qic\n  files: {train: KUAKE-QIC/KUAKE-QIC_dev.json, dev: KUAKE-QIC/KUAKE-QIC_dev.json}\n"
+        "  language: zh\n  tasks: [cls]\n"
+    )
+    result = curate(
+        raw,
+        tmp_path / "out",
+        train_sources={"kuake_qic": "train"},
+        eval_suites=[],
+        max_records_per_source=5,
+        sources_files=[str(mine)],
+    )
     assert result.card["registries"]["replaced"]["sources"] == {"kuake_qic": str(mine)}
     assert result.card["sources"]["kuake_qic"] == {"split": "train", "records": 5}

@@ -1,4 +1,5 @@
 """The papermill runner: parameter checks before running, manifest, skip-if-done, failures kept visible."""
+
 from __future__ import annotations
 
 import json
@@ -17,18 +18,21 @@ def profile(tmp_path, body: dict) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"01_curation": {"max_tokns": 5}}, r"01_curation\.max_tokns: unknown parameter"),
-    ({"01_curation": {"eval_samples": "ten"}}, r"01_curation\.eval_samples: expected int, got str"),
-    ({"01_curation": {"remove_overlap": 1}}, r"01_curation\.remove_overlap: expected bool"),
-    ({"01_curation": {"run_dir": "x"}}, r"01_curation\.run_dir: unknown parameter"),
-    ({"01_curaton": {}}, r"unknown section\(s\) \['01_curaton'\]"),
-    ({"common": {"sed": 1}}, r"common\.sed: no notebook declares"),
-    ({"02_stage1_sft": {"epochs": -1.0, "max_steps": -1}}, r"02_stage1_sft\.epochs: -1\.0 trains nothing"),
-    ({"02_stage1_sft": {"learning_rate": -0.001}}, r"02_stage1_sft\.learning_rate: -0\.001 must be a positive"),
-    ({"03_stage2_sft": {"learning_rate": float("nan")}}, r"03_stage2_sft\.learning_rate: nan must be a positive"),
-    ({"03_stage2_sft": {"batch_size": 0}}, r"03_stage2_sft\.batch_size: 0 must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"01_curation": {"max_tokns": 5}}, r"01_curation\.max_tokns: unknown parameter"),
+        ({"01_curation": {"eval_samples": "ten"}}, r"01_curation\.eval_samples: expected int, got str"),
+        ({"01_curation": {"remove_overlap": 1}}, r"01_curation\.remove_overlap: expected bool"),
+        ({"01_curation": {"run_dir": "x"}}, r"01_curation\.run_dir: unknown parameter"),
+        ({"01_curaton": {}}, r"unknown section\(s\) \['01_curaton'\]"),
+        ({"common": {"sed": 1}}, r"common\.sed: no notebook declares"),
+        ({"02_stage1_sft": {"epochs": -1.0, "max_steps": -1}}, r"02_stage1_sft\.epochs: -1\.0 trains nothing"),
+        ({"02_stage1_sft": {"learning_rate": -0.001}}, r"02_stage1_sft\.learning_rate: -0\.001 must be a positive"),
+        ({"03_stage2_sft": {"learning_rate": float("nan")}}, r"03_stage2_sft\.learning_rate: nan must be a positive"),
+        ({"03_stage2_sft": {"batch_size": 0}}, r"03_stage2_sft\.batch_size: 0 must be an integer >= 1"),
+    ],
+)
 def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message):
     with pytest.raises(runner.ParameterError, match=message):
         runner.run(profile(tmp_path, body), outputs=tmp_path / "outputs")
@@ -39,12 +43,22 @@ def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message
 @pytest.mark.slow
 def test_smoke_run_writes_artifacts_and_manifest(smoke_run):
     run_dir, manifest = smoke_run
-    assert list(manifest["notebooks"]) == ["01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval", "05_case_studies"]
+    assert list(manifest["notebooks"]) == [
+        "01_curation",
+        "02_stage1_sft",
+        "03_stage2_sft",
+        "04_eval",
+        "05_case_studies",
+    ]
     entry = manifest["notebooks"]["01_curation"]
     assert all(e["status"] == "completed" and e["seconds"] > 0 for e in manifest["notebooks"].values())
-    assert {"data/stage1.jsonl", "data/stage2.jsonl", "data/data_card.json", "data/eval/HoC.jsonl"} <= set(entry["artifacts"])
+    assert {"data/stage1.jsonl", "data/stage2.jsonl", "data/data_card.json", "data/eval/HoC.jsonl"} <= set(
+        entry["artifacts"]
+    )
     assert "stage1/adapter/adapter_model.safetensors" in manifest["notebooks"]["02_stage1_sft"]["artifacts"]
-    assert {"cases/cases.html", "cases/base.json", "cases/stage_2.json"} <= set(manifest["notebooks"]["05_case_studies"]["artifacts"])
+    assert {"cases/cases.html", "cases/base.json", "cases/stage_2.json"} <= set(
+        manifest["notebooks"]["05_case_studies"]["artifacts"]
+    )
     assert all((run_dir / a).is_file() for e in manifest["notebooks"].values() for a in e["artifacts"])
     written = json.loads((run_dir / "manifest.json").read_text())
     assert written["params"]["01_curation"]["max_records_per_source"] == 20  # from params/smoke.yaml
@@ -73,7 +87,7 @@ def test_rerun_skips_completed_and_a_failure_keeps_earlier_artifacts(smoke_run, 
 def test_shipped_profiles_match_the_notebooks(name):
     path, raw = runner.load_profile(name)
     notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
-    resolved = runner.resolve(path, raw, notebooks)
+    resolved = runner.resolve_params(path, raw, notebooks)
     assert set(resolved) == set(notebooks) and all(resolved.values())
 
 
@@ -93,10 +107,13 @@ def test_a_second_runner_on_a_locked_run_folder_refuses_naming_the_holder(tmp_pa
     assert not (run_dir / "manifest.json").exists()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("01_curation: {eval_samples: [1, 2\n", r"profile.yaml: line 2, column 1: invalid YAML"),
-    ("01_curation: 5\n", r"01_curation: expected a mapping of parameters, got int"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("01_curation: {eval_samples: [1, 2\n", r"profile.yaml: line 2, column 1: invalid YAML"),
+        ("01_curation: 5\n", r"01_curation: expected a mapping of parameters, got int"),
+    ],
+)
 def test_broken_profiles_say_what_and_where(tmp_path, text, message):
     (tmp_path / "profile.yaml").write_text(text)
     with pytest.raises(runner.ParameterError, match=message):
@@ -106,7 +123,7 @@ def test_broken_profiles_say_what_and_where(tmp_path, text, message):
 def test_an_empty_common_section_is_no_section(tmp_path):
     (tmp_path / "profile.yaml").write_text("common:\n01_curation: {eval_samples: 3}\n")
     path, raw = runner.load_profile(str(tmp_path / "profile.yaml"))
-    assert raw["common"] == {} and runner.resolve(path, raw, {})  == {}
+    assert raw["common"] == {} and runner.resolve_params(path, raw, {}) == {}
 
 
 def notebook_failure(tmp_path, monkeypatch, error):
@@ -124,7 +141,7 @@ def test_a_dead_kernel_ends_the_notebook_failed_with_the_reason(tmp_path, monkey
     entry = manifest["notebooks"]["01_curation"]
     assert entry["status"] == "failed" and "kernel died" in entry["error"]
     written = json.loads((tmp_path / "outputs" / "r" / "manifest.json").read_text())
-    assert written["notebooks"]["01_curation"]["status"] == "failed" and "kernel died" in capsys.readouterr().err
+    assert written["notebooks"]["01_curation"]["status"] == "failed" and "kernel died" in capsys.readouterr().out
 
 
 def test_an_unwritable_manifest_ends_failed_on_the_terminal(tmp_path, monkeypatch, capsys):
@@ -135,7 +152,7 @@ def test_an_unwritable_manifest_ends_failed_on_the_terminal(tmp_path, monkeypatc
     manifest = notebook_failure(tmp_path, monkeypatch, AssertionError("not reached"))
     entry = manifest["notebooks"]["01_curation"]
     assert entry["status"] == "failed" and "No space left on device" in entry["error"]
-    assert "No space left on device" in capsys.readouterr().err
+    assert "No space left on device" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -161,3 +178,35 @@ def test_atomic_writes_keep_the_users_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644 and json.loads(path.read_text()) == {"a": 1}
+
+
+@pytest.mark.parametrize("stem", runner.PIPELINE)
+def test_notebooks_show_their_owners_defaults_and_nothing_else_differs(stem):
+    """A parameters cell may show a setting, but only with the default its owner (settings.py) gives it."""
+    from taiyi_utils import settings
+
+    cell = {
+        name: runner._default(spec["default"])
+        for name, spec in runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb")).items()
+        if name not in runner.INJECTED
+    }
+    owned = settings.defaults(stem)
+    restated = {k: (v, owned[k]) for k, v in cell.items() if k in owned and v != owned[k]}
+    assert restated == {}
+    assert set(cell) - set(owned) <= {"probe_samples"}  # a notebook-only knob, not a setting of training
+
+
+def test_every_owner_setting_can_be_set_from_a_profile(tmp_path):
+    from taiyi_utils import settings
+
+    body = {
+        "04_eval": {"quantization": "none", "trust_remote_code": True},
+        "02_stage1_sft": {"weight_decay": 0.1, "save_total_limit": 3, "eval_fraction": 0.1, "lora_target": "q_proj"},
+    }
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(body))
+    notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
+    resolved = runner.resolve_params(path, runner.load_profile(str(path))[1], notebooks)
+    assert resolved["04_eval"]["trust_remote_code"] is True and resolved["02_stage1_sft"]["weight_decay"] == 0.1
+    for stem in settings.OWNERS:
+        assert set(settings.defaults(stem)) <= set(resolved[stem])

@@ -1,15 +1,25 @@
 """Metrics and scoring against values computed by hand."""
+
 from __future__ import annotations
 
 import pytest
 
-from taiyi_utils.eval import metrics
-from taiyi_utils.eval.score import score_row
+from taiyi_utils.evaluation import metrics
+from taiyi_utils.evaluation.score import score_row
 
 
 def row(task, gold, options, human="text", **extra):
-    return {"conversation_id": "x", "suite": "s", "task": task, "language": "en", "record_id": "r", "gold": gold,
-            "options": options, "conversation": [{"human": human, "assistant": ""}], **extra}
+    return {
+        "conversation_id": "x",
+        "suite": "s",
+        "task": task,
+        "language": "en",
+        "record_id": "r",
+        "gold": gold,
+        "options": options,
+        "conversation": [{"human": human, "assistant": ""}],
+        **extra,
+    }
 
 
 def test_micro_prf_by_hand():
@@ -43,27 +53,42 @@ def test_ner_scoring_and_error_categories():
     scored = score_row(row("ner", gold, ["chemical", "disease"]), output)
     assert scored["counts"] == (1, 3, 2)
     categories = sorted((e["category"], e["pred"] or e["gold"]) for e in scored["errors"])
-    assert categories == [("boundary error", "failure"), ("exact", "cisplatin"), ("missing", "fever"),
-                          ("spurious", "rash"), ("type error", "renal failure")]
+    assert categories == [
+        ("boundary error", "failure"),
+        ("exact", "cisplatin"),
+        ("missing", "fever"),
+        ("spurious", "rash"),
+        ("type error", "renal failure"),
+    ]
 
 
 def test_re_scoring_with_document_level_aliases():
     gold = [["CID", "cisplatin", "nephrotoxicity"], ["CID", "lithium", "tremor"]]
     aliases = {"cisplatin": ["Cisplatin", "CDDP"], "nephrotoxicity": ["renal toxicity"]}
-    output = ("CID: [CDDP, Renal  toxicity]; [cisplatin, nephrotoxicity]; [tremor, lithium]; [aspirin, rash]\n"
-              "other: [lithium, tremor]")
+    output = (
+        "CID: [CDDP, Renal  toxicity]; [cisplatin, nephrotoxicity]; [tremor, lithium]; [aspirin, rash]\n"
+        "other: [lithium, tremor]"
+    )
     scored = score_row(row("re", gold, ["CID", "other"], aliases=aliases), output)
     # two predictions hit the cisplatin pair (count once, tp=1); reversed lithium/tremor and aspirin/rash are fp;
     # the lithium pair under the wrong relation is fp too; lithium-tremor is not found -> fn=1
     assert scored["counts"] == (1, 3, 1)
-    assert sorted(e["category"] for e in scored["errors"]) == ["exact", "reversed direction", "spurious",
-                                                                 "wrong relation"]
+    assert sorted(e["category"] for e in scored["errors"]) == [
+        "exact",
+        "reversed direction",
+        "spurious",
+        "wrong relation",
+    ]
 
 
 def test_classification_and_qa_scoring():
     single = score_row(row("cls", ["治疗方案"], ["治疗方案", "其他"]), "上述文本被分类为：其他")
     assert single["counts"] == (0, 1, 1) and single["errors"][0] == {
-        "category": "confusion", "type": "", "gold": "治疗方案", "pred": "其他"}
+        "category": "confusion",
+        "type": "",
+        "gold": "治疗方案",
+        "pred": "其他",
+    }
     multi = score_row(row("cls", ["a", "b"], ["a", "b", "c"]), "Result: b; c")
     assert multi["counts"] == (1, 1, 1)
     mc = score_row(row("qa", "C", ["A", "B", "C", "D"]), "Answer: B. something")

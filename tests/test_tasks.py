@@ -1,4 +1,5 @@
 """One scoring path: the score CLI and the notebooks' score_row/summarize agree, prose answers included."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ from taiyi_utils import answers, tasks
 from taiyi_utils.data.formats import FormatError
 from taiyi_utils.data.instruct import build_pairs
 from taiyi_utils.data.sources import get_source, read_split
-from taiyi_utils.eval.__main__ import main as cli
-from taiyi_utils.eval.__main__ import score_files
-from taiyi_utils.eval.evaluate import summarize
-from taiyi_utils.eval.score import score_row
+from taiyi_utils.evaluation.__main__ import main as cli
+from taiyi_utils.evaluation.__main__ import score_files
+from taiyi_utils.evaluation.evaluate import summarize
+from taiyi_utils.evaluation.score import score_row
 
 
 def write(path, rows):
@@ -57,9 +58,16 @@ def prose(pair: dict, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-CASES = [("ner", "cmeee", "dev", "ner", 40), ("ner", "ncbi_disease", "test", "ner", 60), ("re", "cmeie", "dev", "re", 40),
-         ("re", "bc5cdr", "test", "re", 20), ("cls", "kuake_qic", "dev", "cls", 80), ("multilabel", "hoc", "test", "cls", 80),
-         ("qa", "pubmedqa", "test", "qa", 60), ("qa", "cnmleqa", "test", "qa", 60)]
+CASES = [
+    ("ner", "cmeee", "dev", "ner", 40),
+    ("ner", "ncbi_disease", "test", "ner", 60),
+    ("re", "cmeie", "dev", "re", 40),
+    ("re", "bc5cdr", "test", "re", 20),
+    ("cls", "kuake_qic", "dev", "cls", 80),
+    ("multilabel", "hoc", "test", "cls", 80),
+    ("qa", "pubmedqa", "test", "qa", 60),
+    ("qa", "cnmleqa", "test", "qa", 60),
+]
 
 
 @pytest.mark.parametrize("cli_task, key, split, task, n", CASES, ids=[c[1] for c in CASES])
@@ -69,26 +77,39 @@ def test_cli_and_notebook_agree_on_real_test_files(raw, tmp_path, cli_task, key,
     outputs = [prose(r, rng) for r in rows]
     notebook = summarize("", [score_row(r, o) for r, o in zip(rows, outputs)], tasks.get_task(cli_task).metric)
     ids = [r["conversation_id"] for r in rows]
-    gold = write(tmp_path / "g.jsonl", [{"id": i, "text": r["conversation"][0]["assistant"]} for i, r in zip(ids, rows)])
+    gold = write(
+        tmp_path / "g.jsonl", [{"id": i, "text": r["conversation"][0]["assistant"]} for i, r in zip(ids, rows)]
+    )
     pred = write(tmp_path / "p.jsonl", [{"id": i, "text": o} for i, o in zip(ids, outputs)])
-    source = write(tmp_path / "s.jsonl", [{"id": i, "text": r["conversation"][0]["human"], "options": r["options"]}
-                                          for i, r in zip(ids, rows)])
+    source = write(
+        tmp_path / "s.jsonl",
+        [{"id": i, "text": r["conversation"][0]["human"], "options": r["options"]} for i, r in zip(ids, rows)],
+    )
     result = score_files(cli_task, gold, pred, source)
     assert 0 < notebook["score"] < 1
     assert result["score"] == notebook["score"] and result["n"] == notebook["items"] == len(rows)
 
 
 def test_cli_by_hand_on_ner_and_re(tmp_path):
-    gold = write(tmp_path / "g.jsonl", [{"id": "1", "text": "chemical: aspirin; ibuprofen\ndisease: none"},
-                                        {"id": "2", "text": "疾病：糖尿病"}])
-    pred = write(tmp_path / "p.jsonl", [{"id": "1", "text": "Here you go.\nchemical: aspirin\ndisease: fever"},
-                                        {"id": "2", "text": "疾病：糖尿病；高血压"}])
+    gold = write(
+        tmp_path / "g.jsonl",
+        [{"id": "1", "text": "chemical: aspirin; ibuprofen\ndisease: none"}, {"id": "2", "text": "疾病：糖尿病"}],
+    )
+    pred = write(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "1", "text": "Here you go.\nchemical: aspirin\ndisease: fever"},
+            {"id": "2", "text": "疾病：糖尿病；高血压"},
+        ],
+    )
     # tp 2 (aspirin, 糖尿病); fp 2 (fever, 高血压); fn 1 (ibuprofen): P = R = F1 = 0.5 and 2/3
     result = score_files("ner", gold, pred)
     assert (result["tp"], result["fp"], result["fn"]) == (2, 2, 1)
     assert result["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
     gold = write(tmp_path / "rg.jsonl", [{"id": "1", "text": "CID: [cisplatin, nephrotoxicity]"}])
-    pred = write(tmp_path / "rp.jsonl", [{"id": "1", "text": "CID: [nephrotoxicity, cisplatin]; [cisplatin, nephrotoxicity]"}])
+    pred = write(
+        tmp_path / "rp.jsonl", [{"id": "1", "text": "CID: [nephrotoxicity, cisplatin]; [cisplatin, nephrotoxicity]"}]
+    )
     assert (score_files("re", gold, pred)["tp"], score_files("re", gold, pred)["fp"]) == (1, 1)
 
 

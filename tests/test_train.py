@@ -1,4 +1,5 @@
-"""SFT mechanics: answer-only loss, packing without cross-example attention, kill -9 + resume, DDP."""
+"""SFT mechanics: answer-only loss, padding-free batches without cross-example attention, kill -9 + resume, DDP."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,11 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from taiyi_utils import chat, model as models
+from taiyi_utils import chat
+from taiyi_utils import model as models
 from taiyi_utils.files import write_jsonl
-from taiyi_utils.train import COMPLETE, TrainConfig, latest_checkpoint, setup
+from taiyi_utils.settings import TrainConfig
+from taiyi_utils.train import COMPLETE, latest_checkpoint, setup
 
 TURNS = [{"human": "Hi", "assistant": "Hello!"}, {"human": "Name a drug", "assistant": "aspirin"}]
 
@@ -61,8 +64,9 @@ def test_packed_examples_do_not_attend_to_each_other():
 
     model = models.load_base_model("tiny:qwen2").eval()
     a, b = [5, 17, 300, 42, 9, 77], [8, 1000, 23, 4]
-    batch = DataCollatorWithFlattening(return_position_ids=True)([{"input_ids": a, "labels": a},
-                                                                  {"input_ids": b, "labels": b}])
+    batch = DataCollatorWithFlattening(return_position_ids=True)(
+        [{"input_ids": a, "labels": a}, {"input_ids": b, "labels": b}]
+    )
     with torch.no_grad():
         packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
         alone = [model(input_ids=torch.tensor([x])).logits[0] for x in (a, b)]
@@ -72,14 +76,31 @@ def test_packed_examples_do_not_attend_to_each_other():
 
 
 def mixture(tmp_path: Path, n: int = 48) -> str:
-    rows = [{"conversation": [{"human": f"Extract the chemical entities: patient {i} took drug{i % 7}.",
-                               "assistant": f"chemical: drug{i % 7}"}]} for i in range(n)]
+    rows = [
+        {
+            "conversation": [
+                {
+                    "human": f"Extract the chemical entities: patient {i} took drug{i % 7}.",
+                    "assistant": f"chemical: drug{i % 7}",
+                }
+            ]
+        }
+        for i in range(n)
+    ]
     return str(write_jsonl(tmp_path / "mix.jsonl", rows))
 
 
 def test_setup_attaches_lora_to_all_linear_layers_and_splits_eval(tmp_path):
-    run = setup(TrainConfig(data=mixture(tmp_path), output_dir=str(tmp_path / "out"), base_model="tiny:llama",
-                            max_steps=1, eval_fraction=0.25, eval_max=5))
+    run = setup(
+        TrainConfig(
+            data=mixture(tmp_path),
+            output_dir=str(tmp_path / "out"),
+            base_model="tiny:llama",
+            max_steps=1,
+            eval_fraction=0.25,
+            eval_max=5,
+        )
+    )
     assert run.model.config.use_cache is False and not run.quantized
     names = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in run.model.named_parameters() if "lora_A" in n}
     assert names == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -87,9 +108,20 @@ def test_setup_attaches_lora_to_all_linear_layers_and_splits_eval(tmp_path):
 
 
 def write_config(tmp_path: Path, name: str, **overrides) -> Path:
-    config = dict(data=mixture(tmp_path), output_dir=str(tmp_path / name), base_model="tiny:llama", max_steps=16,
-                  batch_size=4, grad_accumulation=1, learning_rate=0.01, save_steps=4, eval_steps=8, logging_steps=2,
-                  lora_r=8, lora_alpha=16)
+    config = dict(
+        data=mixture(tmp_path),
+        output_dir=str(tmp_path / name),
+        base_model="tiny:llama",
+        max_steps=16,
+        batch_size=4,
+        grad_accumulation=1,
+        learning_rate=0.01,
+        save_steps=4,
+        eval_steps=8,
+        logging_steps=2,
+        lora_r=8,
+        lora_alpha=16,
+    )
     config.update(overrides)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -97,8 +129,11 @@ def write_config(tmp_path: Path, name: str, **overrides) -> Path:
 
 
 def train_cli(config: Path, *launcher: str) -> subprocess.Popen:
-    cmd = [*launcher, "-m", "taiyi_utils.train", "--config", str(config)] if launcher else \
-        [sys.executable, "-m", "taiyi_utils.train", "--config", str(config)]
+    cmd = (
+        [*launcher, "-m", "taiyi_utils.train", "--config", str(config)]
+        if launcher
+        else [sys.executable, "-m", "taiyi_utils.train", "--config", str(config)]
+    )
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -133,8 +168,11 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     a, b = adapter(tmp_path / "straight"), adapter(tmp_path / "interrupted")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert any(a[k].abs().sum() > 0 for k in a if "lora_B" in k)  # training moved the adapter at all
-    steps = [r["step"] for r in map(json.loads, (tmp_path / "interrupted" / "log.jsonl").read_text().splitlines())
-             if "loss" in r]
+    steps = [
+        r["step"]
+        for r in map(json.loads, (tmp_path / "interrupted" / "log.jsonl").read_text().splitlines())
+        if "loss" in r
+    ]
     assert steps == sorted(set(steps))  # the log was rolled back to the checkpoint, not duplicated
 
 
@@ -144,8 +182,20 @@ def test_two_cpu_processes_train_with_ddp_under_accelerate(tmp_path):
     single = train_cli(write_config(tmp_path, "single", **short))
     assert single.wait(timeout=300) == 0, single.stdout.read()
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
-    proc = train_cli(write_config(tmp_path, "ddp", **short), accelerate, "launch", "--multi_gpu", "--num_processes",
-                     "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
+    proc = train_cli(
+        write_config(tmp_path, "ddp", **short),
+        accelerate,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    )
     output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, output
     one, two = (json.loads((tmp_path / n / "train_card.json").read_text()) for n in ("single", "ddp"))
@@ -161,8 +211,13 @@ def test_nf4_on_cpu_and_merged_export(tmp_path):
 
     from taiyi_utils.train import fit
 
-    config = TrainConfig.from_dict(yaml.safe_load(write_config(tmp_path, "nf4", quantization="nf4", max_steps=3,
-                                                               save_steps=100, eval_steps=100, merge=True).read_text()))
+    config = TrainConfig.from_dict(
+        yaml.safe_load(
+            write_config(
+                tmp_path, "nf4", quantization="nf4", max_steps=3, save_steps=100, eval_steps=100, merge=True
+            ).read_text()
+        )
+    )
     run = setup(config)
     assert run.quantized and any(type(m).__name__ == "Linear4bit" for m in run.model.modules())
     card = fit(run)
@@ -175,9 +230,21 @@ def test_nf4_on_cpu_and_merged_export(tmp_path):
 
 
 def quick(tmp_path: Path, **overrides) -> TrainConfig:
-    values = dict(data=mixture(tmp_path), output_dir=str(tmp_path / "out"), base_model="tiny:llama", max_steps=4,
-                  batch_size=4, grad_accumulation=1, learning_rate=0.01, save_steps=2, eval_steps=100,
-                  logging_steps=2, lora_r=4, lora_alpha=8, eval_fraction=0.0)
+    values = dict(
+        data=mixture(tmp_path),
+        output_dir=str(tmp_path / "out"),
+        base_model="tiny:llama",
+        max_steps=4,
+        batch_size=4,
+        grad_accumulation=1,
+        learning_rate=0.01,
+        save_steps=2,
+        eval_steps=100,
+        logging_steps=2,
+        lora_r=4,
+        lora_alpha=8,
+        eval_fraction=0.0,
+    )
     return TrainConfig(**{**values, **overrides})
 
 
@@ -208,3 +275,15 @@ def test_a_damaged_checkpoint_is_passed_over_for_the_newest_intact_one(tmp_path,
     said = capsys.readouterr().out
     assert "checkpoint-4 is damaged (optimizer.pt missing or changed)" in said
     assert card["resumed_from"].endswith("checkpoint-2")
+
+
+@pytest.mark.parametrize("name, kind", [("ddp", "MULTI_GPU"), ("fsdp_qlora", "FSDP")])
+def test_shipped_accelerate_configs_parse(name, kind):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from taiyi_utils.paths import REPO_ROOT
+
+    config = load_config_from_file(str(REPO_ROOT / "params" / "accelerate" / f"{name}.yaml"))
+    assert config.distributed_type.name == kind and config.mixed_precision == "bf16"
+    if kind == "FSDP":
+        assert config.fsdp_config["fsdp_state_dict_type"] == "SHARDED_STATE_DICT"

@@ -1,5 +1,6 @@
 """``python -m taiyi_utils.data inspect PATH [--format auto|NAME] [--json]``, or an entry of a sources registry:
 ``python -m taiyi_utils.data inspect --sources my_sources.yaml --source gad --split train [--data-root DIR] --json``."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import formats
-from .inspect import inspect_path, summarize
+from .summary import inspect_path, summarize
 
 
 def inspect_source(key: str, split: str, sources_files: list[str], data_root: str = "") -> dict:
@@ -32,16 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--format", default="auto", choices=["auto", *formats.FORMATS])
     cmd.add_argument("--columns", type=json.loads, help="column map (JSON) for --format generic")
     cmd.add_argument("--task", help="record task for --format generic")
-    cmd.add_argument("--options", type=json.loads, default={},
-                     help='other generic reader options (JSON), e.g. \'{"header": false, "kind": "yesno"}\'')
+    cmd.add_argument(
+        "--options",
+        type=json.loads,
+        default={},
+        help='other generic reader options (JSON), e.g. \'{"header": false, "kind": "yesno"}\'',
+    )
     cmd.add_argument("--sources", action="append", default=[], help="a sources registry YAML of your own (repeatable)")
     cmd.add_argument("--source", help="a source key (shipped or from --sources): read it as curation will")
     cmd.add_argument("--split", default="train", help="the split of --source (default train)")
     cmd.add_argument("--data-root", default="", help="data root for --source (default ../shared/data/raw)")
     cmd.add_argument("--json", action="store_true", help="print one JSON object (default: indented JSON)")
     args = parser.parse_args(argv)
-    generic_only = [flag for flag, value in (("--columns", args.columns), ("--task", args.task),
-                                             ("--options", args.options)) if value]
+    generic_only = [
+        flag
+        for flag, value in (("--columns", args.columns), ("--task", args.task), ("--options", args.options))
+        if value
+    ]
     try:
         if generic_only and args.format != "generic":
             raise ValueError(f"{', '.join(generic_only)} apply to --format generic only (got --format {args.format})")

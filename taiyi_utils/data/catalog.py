@@ -1,4 +1,5 @@
 """Taiyi's 140 training datasets (``catalog.yaml``) as a table the notebook can filter and plot."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -29,12 +30,21 @@ def load_catalog() -> pd.DataFrame:
         splits = entry.get("splits", {})
         local = entry.get("local_sources", [])
         hub = entry.get("hub_id", "")
-        rows.append({
-            "name": entry["name"], "language": entry["language"], "tasks": entry["tasks"],
-            "task": entry["tasks"][0].split("-")[0], "train": splits.get("train", 0), "dev": splits.get("dev", 0),
-            "test": splits.get("test", 0), "size": sum(splits.values()), "url": entry.get("url", ""),
-            "hub_id": hub, "local_sources": local,
-            "reader": sources[local[0]].format if local else ("bigbio" if hub.startswith("bigbio/") else ""),
-            "note": entry.get("note", ""),
-        })
+        rows.append(
+            {
+                "name": entry["name"],
+                "language": entry["language"],
+                "tasks": entry["tasks"],
+                "task": entry["tasks"][0].split("-")[0],
+                "train": splits.get("train", 0),
+                "dev": splits.get("dev", 0),
+                "test": splits.get("test", 0),
+                "size": sum(splits.values()),
+                "url": entry.get("url", ""),
+                "hub_id": hub,
+                "local_sources": local,
+                "reader": sources[local[0]].format if local else ("bigbio" if hub.startswith("bigbio/") else ""),
+                "note": entry.get("note", ""),
+            }
+        )
     return pd.DataFrame(rows)

@@ -5,24 +5,35 @@ A pair is a dict: ``conversation_id``, ``dataset``, ``category`` (task family),
 ``source_text`` (for overlap checks), ``gold`` (what ``answers.parse_*`` must give back
 from the assistant text) and ``options`` (the types / labels the prompt offered).
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 import yaml
 
 from .. import answers
-from .records import (QA, Classification, Dialogue, Document, Record, TextPair, Translation, annotation_counts,
-                      main_text)
+from .records import QA, Classification, Dialogue, Document, Record, TextPair, Translation, annotation_counts, main_text
 from .sources import Source
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-FAMILY = {"ner": "NER", "re": "RE", "ee": "EE", "cdee": "EE", "cls": "TC", "norm": "NEN", "textpair": "TP", "qa": "QA",
-          "dialogue": "MRD", "translation": "MT", "title": "TT"}
+FAMILY = {
+    "ner": "NER",
+    "re": "RE",
+    "ee": "EE",
+    "cdee": "EE",
+    "cls": "TC",
+    "norm": "NEN",
+    "textpair": "TP",
+    "qa": "QA",
+    "dialogue": "MRD",
+    "translation": "MT",
+    "title": "TT",
+}
 JOIN = {"en": ", ", "zh": "，"}
 RELATION_CANDIDATES = 8  # RE prompts of larger schemas list this many types (see _re)
 
@@ -50,8 +61,9 @@ class Context:
 
     def fill(self, name: str, lang: str | None = None, **fields: str) -> str:
         options = templates(name)[lang or self.lang]
-        template = options[self.template_index % len(options)] if self.template_index is not None \
-            else self.rng.choice(options)
+        template = (
+            options[self.template_index % len(options)] if self.template_index is not None else self.rng.choice(options)
+        )
         return template.format_map(fields)
 
 
@@ -103,14 +115,17 @@ def _ee(doc: Document, ctx: Context) -> Iterator[Item]:
 
 def _title(doc: Document, ctx: Context) -> Iterator[Item]:
     if doc.title:
-        abstract = doc.text[len(doc.title):].strip()
+        abstract = doc.text[len(doc.title) :].strip()
         yield "", [(ctx.fill("title", text=abstract), doc.title)], doc.title, []
 
 
 def _label_names(ctx: Context) -> dict[str, str]:
     """Corpus label -> the name prompts and answers show: a source's ``labels:`` (all of them, so a small
     sample still lists every option), then any other label seen, as itself."""
-    return {**ctx.source.labels, **{label: label for label in ctx.inventory["labels"] if label not in ctx.source.labels}}
+    return {
+        **ctx.source.labels,
+        **{label: label for label in ctx.inventory["labels"] if label not in ctx.source.labels},
+    }
 
 
 def _cls(rec: Classification, ctx: Context) -> Iterator[Item]:
@@ -132,21 +147,32 @@ def _textpair(rec: TextPair, ctx: Context) -> Iterator[Item]:
 
 def _cdee(doc: Document, ctx: Context) -> Iterator[Item]:
     events = [(e.trigger, e.arguments) for e in doc.events]
-    gold = sorted({(t, answers.CDEE_TRIGGER, t) for t, _ in events} | {(t, r, v) for t, args in events for r, v in args})
+    gold = sorted(
+        {(t, answers.CDEE_TRIGGER, t) for t, _ in events} | {(t, r, v) for t, args in events for r, v in args}
+    )
     yield "", [(ctx.fill("cdee", text=doc.text), answers.format_clinical_events(events))], gold, []
 
 
 def _norm(rec: Classification, ctx: Context) -> Iterator[Item]:
     if rec.labels:  # unlabelled test rows teach nothing
-        yield "", [(ctx.fill("norm", text=rec.text), answers.format_labels(list(rec.labels), ctx.lang))], \
-            sorted(set(rec.labels)), []
+        yield (
+            "",
+            [(ctx.fill("norm", text=rec.text), answers.format_labels(list(rec.labels), ctx.lang))],
+            sorted(set(rec.labels)),
+            [],
+        )
 
 
 def _qa(rec: QA, ctx: Context) -> Iterator[Item]:
     if rec.kind == "mc":
         choices = "\n".join(f"{k}. {v}" for k, v in rec.choices.items())
         prompt = ctx.fill("qa_mc", question=rec.question, choices=choices)
-        yield "", [(prompt, answers.format_choice(rec.answer, rec.choices[rec.answer], ctx.lang))], rec.answer, list(rec.choices)
+        yield (
+            "",
+            [(prompt, answers.format_choice(rec.answer, rec.choices[rec.answer], ctx.lang))],
+            rec.answer,
+            list(rec.choices),
+        )
         return
     if not rec.answer:
         return
@@ -154,8 +180,22 @@ def _qa(rec: QA, ctx: Context) -> Iterator[Item]:
         options = ["yes", "no", "maybe"] if rec.kind == "yesnomaybe" else ["yes", "no"]
         listed = "/".join(options) if ctx.lang == "zh" else ", ".join(options[:-1]) + " or " + options[-1]
         reply = answers.format_yesno(rec.answer, ctx.lang)
-        yield "", [(ctx.fill("qa_yesno" if rec.context else "qa_open", question=rec.question, context=rec.context,
-                             options=listed), reply)], rec.answer, options
+        yield (
+            "",
+            [
+                (
+                    ctx.fill(
+                        "qa_yesno" if rec.context else "qa_open",
+                        question=rec.question,
+                        context=rec.context,
+                        options=listed,
+                    ),
+                    reply,
+                )
+            ],
+            rec.answer,
+            options,
+        )
         return
     name = "qa_context" if rec.context else "qa_open"
     yield "", [(ctx.fill(name, question=rec.question, context=rec.context), rec.answer)], rec.answer, []
@@ -177,10 +217,18 @@ def _verbatim(rec: Dialogue, ctx: Context) -> Iterator[Item]:
 
 
 BUILDERS: dict[str, tuple[type, Callable[[Record, Context], Iterator[Item]]]] = {
-    "ner": (Document, _ner), "re": (Document, _re), "ee": (Document, _ee), "title": (Document, _title),
-    "cls": (Classification, _cls), "norm": (Classification, _norm), "qa": (QA, _qa),
-    "textpair": (TextPair, _textpair), "cdee": (Document, _cdee),
-    "dialogue": (Dialogue, _dialogue), "translation": (Translation, _translation), "verbatim": (Dialogue, _verbatim),
+    "ner": (Document, _ner),
+    "re": (Document, _re),
+    "ee": (Document, _ee),
+    "title": (Document, _title),
+    "cls": (Classification, _cls),
+    "norm": (Classification, _norm),
+    "qa": (QA, _qa),
+    "textpair": (TextPair, _textpair),
+    "cdee": (Document, _cdee),
+    "dialogue": (Dialogue, _dialogue),
+    "translation": (Translation, _translation),
+    "verbatim": (Dialogue, _verbatim),
 }
 
 
@@ -196,8 +244,12 @@ def _aliases(doc: Document) -> dict[str, list[str]]:
     for entity in doc.entities:
         for ident in entity.ids:
             mentions.setdefault(ident, set()).add(entity.text.strip())
-    return {name.strip(): sorted(mentions.get(ident, set()) - {name.strip()})
-            for rel in doc.relations for name, ident in ((rel.head, rel.head_id), (rel.tail, rel.tail_id)) if ident}
+    return {
+        name.strip(): sorted(mentions.get(ident, set()) - {name.strip()})
+        for rel in doc.relations
+        for name, ident in ((rel.head, rel.head_id), (rel.tail, rel.tail_id))
+        if ident
+    }
 
 
 def _family(task: str, rec: Record, source: Source) -> str:
@@ -207,12 +259,20 @@ def _family(task: str, rec: Record, source: Source) -> str:
     return source.family or FAMILY[task]
 
 
-def build_pairs(records: list[Record], source: Source, *, tasks: tuple[str, ...] | None = None, seed: int = 0,
-                template_index: int | None = None, split_ner_by_type: bool = True,
-                relation_candidates: int = RELATION_CANDIDATES) -> list[dict]:
+def build_pairs(
+    records: list[Record],
+    source: Source,
+    *,
+    tasks: tuple[str, ...] | None = None,
+    seed: int = 0,
+    template_index: int | None = None,
+    split_ner_by_type: bool = True,
+    relation_candidates: int = RELATION_CANDIDATES,
+) -> list[dict]:
     """Instruction pairs for every (task, record); deterministic for a given seed."""
-    ctx = Context(source, random.Random(seed), template_index, split_ner_by_type, relation_candidates,
-                  inventory(records))
+    ctx = Context(
+        source, random.Random(seed), template_index, split_ner_by_type, relation_candidates, inventory(records)
+    )
     pairs = []
     for task in tasks or source.tasks:
         if task not in BUILDERS:
@@ -220,16 +280,26 @@ def build_pairs(records: list[Record], source: Source, *, tasks: tuple[str, ...]
         record_type, builder = BUILDERS[task]
         for rec in records:
             if not isinstance(rec, record_type):
-                raise TypeError(f"source {source.key!r}: task {task!r} needs {record_type.__name__} records, "
-                                f"got {type(rec).__name__}")
+                raise TypeError(
+                    f"source {source.key!r}: task {task!r} needs {record_type.__name__} records, "
+                    f"got {type(rec).__name__}"
+                )
             language = f"{rec.source_lang}-{rec.target_lang}" if isinstance(rec, Translation) else source.language
             for suffix, turns, gold, options in builder(rec, ctx):
-                pairs.append({
-                    "conversation_id": f"{source.key}:{task}:{rec.id}" + (f":{suffix}" if suffix else ""),
-                    "dataset": source.key, "category": _family(task, rec, source), "language": language,
-                    "task": task, "conversation": [{"human": h, "assistant": a} for h, a in turns],
-                    "record_id": rec.id, "source_text": main_text(rec), "gold": gold, "options": options,
-                })
+                pairs.append(
+                    {
+                        "conversation_id": f"{source.key}:{task}:{rec.id}" + (f":{suffix}" if suffix else ""),
+                        "dataset": source.key,
+                        "category": _family(task, rec, source),
+                        "language": language,
+                        "task": task,
+                        "conversation": [{"human": h, "assistant": a} for h, a in turns],
+                        "record_id": rec.id,
+                        "source_text": main_text(rec),
+                        "gold": gold,
+                        "options": options,
+                    }
+                )
                 if task == "re" and any(r.head_id for r in getattr(rec, "relations", [])):
                     pairs[-1]["aliases"] = _aliases(rec)
     return pairs

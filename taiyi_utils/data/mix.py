@@ -3,6 +3,7 @@
 Taiyi's stage 2 trains on everything (replay fraction 1.0); caps bound any one
 dataset (Taiyi capped most at 10,000 instructions). Deterministic for a seed.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,8 +24,14 @@ def cap_pairs(pairs: list[dict], cap_per_dataset: int, caps: dict[str, int], rng
     return kept
 
 
-def build_stages(pairs: list[dict], *, cap_per_dataset: int = 10_000, caps: dict[str, int] | None = None,
-                 replay_fraction: float = 1.0, seed: int = 0) -> tuple[list[dict], list[dict]]:
+def build_stages(
+    pairs: list[dict],
+    *,
+    cap_per_dataset: int = 10_000,
+    caps: dict[str, int] | None = None,
+    replay_fraction: float = 1.0,
+    seed: int = 0,
+) -> tuple[list[dict], list[dict]]:
     """(stage 1, stage 2) pair lists, each shuffled."""
     if not 0.0 <= replay_fraction <= 1.0:
         raise ValueError(f"replay_fraction must be within [0, 1], got {replay_fraction}")

@@ -1,10 +1,11 @@
 """Quality gates between instruction pairs and mixtures: duplicates, length, train/test overlap."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
 MIN_OVERLAP_CHARS = 50  # shorter shared sentences ("95% confidence interval, 1.") are boilerplate, not leakage
@@ -91,8 +92,10 @@ def overlap(train: list[dict], evaluation: dict[str, list[dict]], remove: bool =
         removed[pair["dataset"]] += 1
         if not remove:
             kept.append(pair)
-    hit_items = {suite: {i["record_id"] for i in items if split(i["source_text"]) & leaked_sentences}
-                 for suite, items in evaluation.items()}
+    hit_items = {
+        suite: {i["record_id"] for i in items if split(i["source_text"]) & leaked_sentences}
+        for suite, items in evaluation.items()
+    }
     report = {
         "eval_items_in_training": {s: len(hit_items[s]) for s in evaluation},
         "eval_items": {s: len({i["record_id"] for i in items}) for s, items in evaluation.items()},

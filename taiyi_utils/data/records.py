@@ -3,6 +3,7 @@
 Offsets are character offsets into ``Document.text`` with an exclusive end, so
 ``text[e.start:e.end] == e.text`` holds for every entity a reader produces.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -25,6 +26,7 @@ class Relation:
     ``head_id``/``tail_id`` carry database ids for document-level corpora (BC5CDR
     CID pairs are given by MeSH id), so scoring can accept any mention of the entity.
     """
+
     type: str
     head: str
     tail: str
@@ -42,6 +44,7 @@ class Event:
 @dataclass
 class Document:
     """Entity / relation / event annotated text (NER, RE, EE)."""
+
     id: str
     text: str
     entities: list[Entity] = field(default_factory=list)
@@ -64,6 +67,7 @@ class QA:
 
     For ``mc`` the answer is the option letter and ``choices`` maps letter -> text.
     """
+
     id: str
     question: str
     answer: str
@@ -83,6 +87,7 @@ class TextPair:
 @dataclass
 class Dialogue:
     """Turns of (human, assistant); ``context`` is shared background (a clinical case)."""
+
     id: str
     turns: list[tuple[str, str]]
     context: str = ""
@@ -119,10 +124,15 @@ def group_sentences(records: list[Classification]) -> list[Classification]:
     grouped: dict[str, list[Classification]] = {}
     for record in records:
         grouped.setdefault(record.id.rpartition("_")[0] or record.id, []).append(record)
-    return [Classification(id=doc, text=" ".join(s.text for s in sentences),
-                           labels=tuple(sorted(set().union(*(s.labels for s in sentences)))),
-                           multi_label=sentences[0].multi_label)
-            for doc, sentences in grouped.items()]
+    return [
+        Classification(
+            id=doc,
+            text=" ".join(s.text for s in sentences),
+            labels=tuple(sorted(set().union(*(s.labels for s in sentences)))),
+            multi_label=sentences[0].multi_label,
+        )
+        for doc, sentences in grouped.items()
+    ]
 
 
 def annotation_counts(records: list[Record]) -> dict[str, Counter]:

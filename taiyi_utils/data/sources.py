@@ -4,6 +4,7 @@ A source with only a dev split locally (CMeEE-V2, CMeIE) declares ``holdout``: i
 ``<split>-train`` and ``<split>-eval`` partition that split by a hash of each record's id, so
 the parts never share a record and do not depend on file order or on the sample drawn later.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,9 @@ def _sources(files: tuple[str, ...]) -> tuple[dict[str, Source], dict[str, str]]
         accepted = set(inspect.signature(formats.FORMATS[spec["format"]].read).parameters) - {"path"}
         bad = sorted(set(spec.get("options") or {}) - accepted)
         if bad:
-            raise ValueError(f"{where}: reader {spec['format']!r} has no option(s) {bad}; "
-                             f"it accepts {sorted(accepted) or 'none'}")
+            raise ValueError(
+                f"{where}: reader {spec['format']!r} has no option(s) {bad}; it accepts {sorted(accepted) or 'none'}"
+            )
         sources[key] = Source(key=key, **{**spec, "tasks": tuple(spec["tasks"])})
     return sources, replaced
 
@@ -105,8 +107,13 @@ def holdout_part(records: list[Record], key: str, eval_records: int, part: str) 
     return [r for r in records if (r.id in held) == (part == "eval")]
 
 
-def read_split(key: str, split: str, data_root: Path, holdout: dict[str, int] | None = None,
-               sources: dict[str, Source] | None = None) -> list[Record]:
+def read_split(
+    key: str,
+    split: str,
+    data_root: Path,
+    holdout: dict[str, int] | None = None,
+    sources: dict[str, Source] | None = None,
+) -> list[Record]:
     """Records of ``split``; ``holdout`` overrides a source's held-out size (source key -> eval records).
 
     A reader's error is raised again naming the source entry (the file and line are in its message).

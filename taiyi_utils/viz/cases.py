@@ -1,4 +1,5 @@
 """Case-study views: answers side by side per model, a summary table and a static HTML copy."""
+
 from __future__ import annotations
 
 import html
@@ -14,11 +15,13 @@ MARK = {True: " ✓ format", False: " ✗ format", None: ""}
 
 def case_summary(rows: list[dict]) -> pd.DataFrame:
     """Cases x models: share of answers in the expected format (where checkable) and mean answer length."""
-    table = pd.DataFrame(rows).assign(chars=lambda t: t["output"].str.len(),
-                                      follows_format=lambda t: t["follows_format"].astype(float))
+    table = pd.DataFrame(rows).assign(
+        chars=lambda t: t["output"].str.len(), follows_format=lambda t: t["follows_format"].astype(float)
+    )
     models = list(dict.fromkeys(table["model"]))
-    summary = table.pivot_table(index="case", columns="model", values=["follows_format", "chars"], aggfunc="mean",
-                                dropna=False)
+    summary = table.pivot_table(
+        index="case", columns="model", values=["follows_format", "chars"], aggfunc="mean", dropna=False
+    )
     summary = summary.reindex(columns=pd.MultiIndex.from_product([["follows_format", "chars"], models])).round(2)
     summary[("seen_in_training", "")] = table.groupby("case")["seen_in_training"].any()
     return summary
@@ -42,19 +45,29 @@ def side_by_side_html(rows: list[dict]) -> str:
         if case != current:
             if current is not None:
                 parts.append("</table>")
-            parts.append(f"<h3>{html.escape(first['title'])}</h3><table style='border-collapse:collapse;width:100%;table-layout:fixed'><tr><th {CELL}>prompt</th>"
-                         f"<th {CELL}>reference</th>" + "".join(f"<th {CELL}>{html.escape(m)}</th>" for m in models) + "</tr>")
+            parts.append(
+                f"<h3>{html.escape(first['title'])}</h3><table style='border-collapse:collapse;width:100%;table-layout:fixed'><tr><th {CELL}>prompt</th>"
+                f"<th {CELL}>reference</th>" + "".join(f"<th {CELL}>{html.escape(m)}</th>" for m in models) + "</tr>"
+            )
             current = case
         seen = " <i>(text seen in training)</i>" if first.get("seen_in_training") and turn == 0 else ""
-        cells = "".join(f"<td {CELL}>{html.escape(answers[m]['output']) if m in answers else ''}"
-                        f"<b>{MARK[answers[m]['follows_format']] if m in answers else ''}</b></td>" for m in models)
-        parts.append(f"<tr><td {CELL}><small>{html.escape(item)} · turn {turn + 1}{seen}</small>\n{_prompt_cell(first['prompt'])}</td>"
-                     f"<td {CELL}>{html.escape(first['reference']) or '<i>none</i>'}</td>{cells}</tr>")
+        cells = "".join(
+            f"<td {CELL}>{html.escape(answers[m]['output']) if m in answers else ''}"
+            f"<b>{MARK[answers[m]['follows_format']] if m in answers else ''}</b></td>"
+            for m in models
+        )
+        parts.append(
+            f"<tr><td {CELL}><small>{html.escape(item)} · turn {turn + 1}{seen}</small>\n{_prompt_cell(first['prompt'])}</td>"
+            f"<td {CELL}>{html.escape(first['reference']) or '<i>none</i>'}</td>{cells}</tr>"
+        )
     return "".join(parts) + ("</table>" if current is not None else "")
 
 
 def export_cases_html(rows: list[dict], path: str | Path) -> Path:
     """The side-by-side view as a standalone page (executed notebooks keep it too, but this opens anywhere)."""
-    page = ("<html><head><meta charset='utf-8'><title>Case studies</title></head><body><h1>Case studies</h1>"
-            + side_by_side_html(rows) + "</body></html>")
+    page = (
+        "<html><head><meta charset='utf-8'><title>Case studies</title></head><body><h1>Case studies</h1>"
+        + side_by_side_html(rows)
+        + "</body></html>"
+    )
     return atomic_write_text(path, page)

@@ -1,39 +1,9 @@
-"""A chat box for free-form prompts to the base model or a trained adapter, keeping the conversation."""
+"""A chat box over a ``ChatSession`` (evaluation/chat_session.py): widgets only, the model lives in the session."""
+
 from __future__ import annotations
 
-import html
 
-from ..eval.generate import generate
-from ..model import acting_as
-
-
-class ChatSession:
-    """A multi-turn conversation; each answer comes from the model acting as the chosen label."""
-
-    def __init__(self, model, tokenizer, *, chat_format: str = "template", max_new_tokens: int = 256):
-        self.model, self.tokenizer = model, tokenizer
-        self.chat_format, self.max_new_tokens = chat_format, max_new_tokens
-        self.history: list[dict] = []  # {human, assistant, model}
-
-    def ask(self, text: str, label: str = "base") -> str:
-        if not text.strip():
-            raise ValueError("empty message")
-        with acting_as(self.model, label):
-            [answer] = generate(self.model, self.tokenizer, [text], chat_format=self.chat_format,
-                                max_new_tokens=self.max_new_tokens, histories=[self.history], desc=label)
-        self.history.append({"human": text, "assistant": answer, "model": label})
-        return answer
-
-    def reset(self) -> None:
-        self.history.clear()
-
-    def transcript_html(self) -> str:
-        return "".join(f"<p><b>you</b>: {html.escape(t['human'])}</p>"
-                       f"<p style='white-space:pre-wrap;background:#f4f4f8;padding:4px'><b>{html.escape(t['model'])}</b>: "
-                       f"{html.escape(t['assistant'])}</p>" for t in self.history)
-
-
-def chat_box(session: ChatSession, labels: list[str]):
+def chat_box(session, labels: list[str]):
     """Model picker, message box, Send and New conversation buttons over a running transcript."""
     import ipywidgets as w
 

@@ -1,4 +1,5 @@
 """Figures and tables of notebook 01: what Taiyi used, and what went into our mixtures."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -9,15 +10,31 @@ import plotly.graph_objects as go
 def catalog_sunburst(catalog: pd.DataFrame) -> go.Figure:
     """Taiyi's 140 datasets: language -> task family -> dataset (one slice per dataset)."""
     table = catalog.assign(datasets=1, language=catalog["language"].map({"en": "English", "zh": "Chinese"}))
-    fig = px.sunburst(table, path=["language", "task", "name"], values="datasets", hover_data={"size": ":,"},
-                      maxdepth=2, title="Taiyi's training datasets by language and task (140; click a task for its datasets)")
+    fig = px.sunburst(
+        table,
+        path=["language", "task", "name"],
+        values="datasets",
+        hover_data={"size": ":,"},
+        maxdepth=2,
+        title="Taiyi's training datasets by language and task (140; click a task for its datasets)",
+    )
     fig.update_traces(textinfo="label+value")
     return fig.update_layout(margin=dict(t=40, l=0, r=0, b=0), height=520)
 
 
 def pairs_table(pairs: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"dataset": p["dataset"], "category": p["category"], "language": p["language"],
-                          "task": p["task"], "tokens": p.get("tokens", 0)} for p in pairs])
+    return pd.DataFrame(
+        [
+            {
+                "dataset": p["dataset"],
+                "category": p["category"],
+                "language": p["language"],
+                "task": p["task"],
+                "tokens": p.get("tokens", 0),
+            }
+            for p in pairs
+        ]
+    )
 
 
 def mixture_sunburst(pairs: list[dict], title: str) -> go.Figure:
@@ -38,8 +55,16 @@ def length_histogram(pairs: list[dict], max_tokens: int, title: str = "Tokens pe
     """One histogram of token lengths per task family, with the training length limit marked."""
     table = pairs_table(pairs)
     families = table["category"].nunique()
-    fig = px.histogram(table, x="tokens", color="category", facet_col="category", facet_col_wrap=4, nbins=40,
-                       title=title, range_x=[0, max_tokens * 1.05])
+    fig = px.histogram(
+        table,
+        x="tokens",
+        color="category",
+        facet_col="category",
+        facet_col_wrap=4,
+        nbins=40,
+        title=title,
+        range_x=[0, max_tokens * 1.05],
+    )
     fig.add_vline(x=max_tokens, line_dash="dash", line_color="grey")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     fig.update_yaxes(matches=None, showticklabels=True)
@@ -56,8 +81,15 @@ def sample_instructions(pairs: list[dict], per_group: int = 1, width: int = 240)
             continue
         seen[key] = seen.get(key, 0) + 1
         turn = pair["conversation"][0]
-        rows.append({"task": pair["task"], "language": pair["language"], "dataset": pair["dataset"],
-                     "instruction": turn["human"][:width], "answer": turn["assistant"][:width]})
+        rows.append(
+            {
+                "task": pair["task"],
+                "language": pair["language"],
+                "dataset": pair["dataset"],
+                "instruction": turn["human"][:width],
+                "answer": turn["assistant"][:width],
+            }
+        )
     return pd.DataFrame(rows).sort_values(["task", "language"]).reset_index(drop=True)
 
 

@@ -3,6 +3,7 @@
 The error browser is an ipywidgets view over ``render_example``; ``export_error_html``
 writes the same rendering to a static file, since executed notebooks keep no widget state.
 """
+
 from __future__ import annotations
 
 import html
@@ -13,7 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from ..eval.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
+from ..evaluation.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 from ..files import atomic_write_text
 
 PAPER = {"taiyi": "Taiyi (paper)", "chatgpt": "ChatGPT-3.5 (paper)", "sota": "best fine-tuned (paper)"}
@@ -32,18 +33,31 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(summaries)
     out = table.pivot(index="suite", columns="model", values="score").mul(100).round(1)
     models = list(out.columns)
-    out = out.join(table.assign(ci=table.apply(lambda r: f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", axis=1))
-                   .pivot(index="suite", columns="model", values="ci").add_suffix(" 95% CI"))
+    out = out.join(
+        table.assign(ci=table.apply(lambda r: f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", axis=1))
+        .pivot(index="suite", columns="model", values="ci")
+        .add_suffix(" 95% CI")
+    )
     spec = lambda s: suites.get(s)  # noqa: E731
-    other_metrics = sorted({r.metric for s in out.index if spec(s) for r in spec(s).reference.values()
-                            if r.metric != spec(s).metric and r.comparable == "yes"})
+    other_metrics = sorted(
+        {
+            r.metric
+            for s in out.index
+            if spec(s)
+            for r in spec(s).reference.values()
+            if r.metric != spec(s).metric and r.comparable == "yes"
+        }
+    )
     for metric in other_metrics:
         if metric in table:
             wide = table.pivot(index="suite", columns="model", values=metric).mul(100).round(1)
             for model in models:
-                out[f"{model} {metric}"] = [wide.at[s, model] if any(
-                    r.metric == metric and r.comparable == "yes" for r in spec(s).reference.values()) else None
-                    for s in out.index]
+                out[f"{model} {metric}"] = [
+                    wide.at[s, model]
+                    if any(r.metric == metric and r.comparable == "yes" for r in spec(s).reference.values())
+                    else None
+                    for s in out.index
+                ]
     out.insert(0, "n", table.groupby("suite")["items"].max())
     out.insert(0, "metric", [spec(s).metric if spec(s) else "" for s in out.index])
     out.insert(0, "unit", [spec(s).unit if spec(s) else "" for s in out.index])
@@ -63,9 +77,21 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
 def reference_notes(suite_names: list[str]) -> pd.DataFrame:
     """Why each published number is, or is not, comparable with ours: one row per suite and column."""
     suites = load_suites()
-    return pd.DataFrame([{"suite": s, "unit": suites[s].unit, "column": PAPER[key], "metric": ref.metric,
-                          "comparable": ref.comparable, "why": ref.why}
-                         for s in suite_names if s in suites for key, ref in suites[s].reference.items()])
+    return pd.DataFrame(
+        [
+            {
+                "suite": s,
+                "unit": suites[s].unit,
+                "column": PAPER[key],
+                "metric": ref.metric,
+                "comparable": ref.comparable,
+                "why": ref.why,
+            }
+            for s in suite_names
+            if s in suites
+            for key, ref in suites[s].reference.items()
+        ]
+    )
 
 
 def comparison_bar(summaries: list[dict]) -> go.Figure:
@@ -76,27 +102,55 @@ def comparison_bar(summaries: list[dict]) -> go.Figure:
     fig = go.Figure()
     for model, rows in table.groupby("model", sort=False):
         rows = rows.set_index("suite").reindex(order)
-        fig.add_bar(name=model, x=order, y=rows["score"] * 100,
-                    error_y=dict(type="data", symmetric=False, array=(rows["ci_high"] - rows["score"]) * 100,
-                                 arrayminus=(rows["score"] - rows["ci_low"]) * 100))
+        fig.add_bar(
+            name=model,
+            x=order,
+            y=rows["score"] * 100,
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=(rows["ci_high"] - rows["score"]) * 100,
+                arrayminus=(rows["score"] - rows["ci_low"]) * 100,
+            ),
+        )
     for key, name in PAPER.items():
         refs = [suites[s].reference.get(key) if s in suites else None for s in order]
-        fig.add_bar(name=name, x=order, y=[r.score if r else None for r in refs], opacity=0.45,
-                    marker_pattern_shape=[PATTERN[r.comparable] if r else "" for r in refs],
-                    hovertext=[f"{r.metric}, comparable: {r.comparable}. {r.why}" if r else "" for r in refs])
-    return fig.update_layout(barmode="group", yaxis_title="score (%)", height=480,
-                             title="Score per suite (%) with 95% bootstrap CI; paper numbers hatched: "
-                                   "/ not comparable, · unverified (hover for why)",
-                             legend=dict(orientation="h", y=-0.25))
+        fig.add_bar(
+            name=name,
+            x=order,
+            y=[r.score if r else None for r in refs],
+            opacity=0.45,
+            marker_pattern_shape=[PATTERN[r.comparable] if r else "" for r in refs],
+            hovertext=[f"{r.metric}, comparable: {r.comparable}. {r.why}" if r else "" for r in refs],
+        )
+    return fig.update_layout(
+        barmode="group",
+        yaxis_title="score (%)",
+        height=480,
+        title="Score per suite (%) with 95% bootstrap CI; paper numbers hatched: "
+        "/ not comparable, · unverified (hover for why)",
+        legend=dict(orientation="h", y=-0.25),
+    )
 
 
 def error_table(scored: list[dict]) -> pd.DataFrame:
     """Error counts per suite and category (rows) for each model (columns); exact matches left out."""
-    errors = pd.DataFrame([{"model": r["model"], "suite": r["suite"], "category": e["category"]}
-                           for r in scored for e in r["errors"] if e["category"] != "exact"],
-                          columns=["model", "suite", "category"])
-    return errors.value_counts().rename("count").reset_index().pivot_table(
-        index=["suite", "category"], columns="model", values="count", fill_value=0).astype(int)
+    errors = pd.DataFrame(
+        [
+            {"model": r["model"], "suite": r["suite"], "category": e["category"]}
+            for r in scored
+            for e in r["errors"]
+            if e["category"] != "exact"
+        ],
+        columns=["model", "suite", "category"],
+    )
+    return (
+        errors.value_counts()
+        .rename("count")
+        .reset_index()
+        .pivot_table(index=["suite", "category"], columns="model", values="count", fill_value=0)
+        .astype(int)
+    )
 
 
 def confusion_heatmap(scored: list[dict], suite: str, model: str) -> go.Figure:
@@ -108,8 +162,14 @@ def confusion_heatmap(scored: list[dict], suite: str, model: str) -> go.Figure:
             pred = row["pred"] if isinstance(row["pred"], str) else "; ".join(row["pred"])
             pairs[(gold, pred or "(none)")] += 1
     frame = pd.Series(pairs).unstack(fill_value=0) if pairs else pd.DataFrame()
-    fig = px.imshow(frame, text_auto=True, color_continuous_scale="Blues", aspect="auto",
-                    labels=dict(x="predicted", y="gold", color="count"), title=f"{suite} · {model}: gold vs predicted")
+    fig = px.imshow(
+        frame,
+        text_auto=True,
+        color_continuous_scale="Blues",
+        aspect="auto",
+        labels=dict(x="predicted", y="gold", color="count"),
+        title=f"{suite} · {model}: gold vs predicted",
+    )
     return fig.update_layout(height=max(360, 32 * len(frame) + 140))
 
 
@@ -125,7 +185,10 @@ def _highlight(text: str, gold: list[str], pred: list[str]) -> str:
             start = text.find(mention, start + 1)
     out, cursor = [], 0
     for (start, end), colour in sorted(marks.items()):
-        out += [html.escape(text[cursor:start]), f'<mark style="background:{colour}">{html.escape(text[start:end])}</mark>']
+        out += [
+            html.escape(text[cursor:start]),
+            f'<mark style="background:{colour}">{html.escape(text[start:end])}</mark>',
+        ]
         cursor = end
     return "".join(out) + html.escape(text[cursor:])
 
@@ -139,33 +202,52 @@ def _mentions(structure) -> list[str]:
 
 def render_example(row: dict) -> str:
     """One scored example as HTML: marked source text, gold and model answers, error list."""
-    errors = "".join(f"<li><b>{html.escape(e['category'])}</b> {html.escape(str(e.get('type', '')))}: "
-                     f"gold <code>{html.escape(str(e['gold']))}</code> · predicted <code>{html.escape(str(e['pred']))}</code></li>"
-                     for e in row["errors"] if e["category"] != "exact") or "<li>no errors</li>"
+    errors = (
+        "".join(
+            f"<li><b>{html.escape(e['category'])}</b> {html.escape(str(e.get('type', '')))}: "
+            f"gold <code>{html.escape(str(e['gold']))}</code> · predicted <code>{html.escape(str(e['pred']))}</code></li>"
+            for e in row["errors"]
+            if e["category"] != "exact"
+        )
+        or "<li>no errors</li>"
+    )
     text = row.get("source_text") or row["prompt"]
-    return (f'<div style="border:1px solid #ddd;padding:8px;margin:6px 0;font-family:sans-serif">'
-            f'<div style="color:#666">{html.escape(row["model"])} · {html.escape(row["suite"])} · {html.escape(row["id"])}</div>'
-            f'<p>{_highlight(text, _mentions(row["gold"]), _mentions(row["pred"]))}</p>'
-            f'<p><b>model output</b><pre style="white-space:pre-wrap">{html.escape(row["output"])}</pre></p>'
-            f"<ul>{errors}</ul></div>")
+    return (
+        f'<div style="border:1px solid #ddd;padding:8px;margin:6px 0;font-family:sans-serif">'
+        f'<div style="color:#666">{html.escape(row["model"])} · {html.escape(row["suite"])} · {html.escape(row["id"])}</div>'
+        f"<p>{_highlight(text, _mentions(row['gold']), _mentions(row['pred']))}</p>"
+        f'<p><b>model output</b><pre style="white-space:pre-wrap">{html.escape(row["output"])}</pre></p>'
+        f"<ul>{errors}</ul></div>"
+    )
 
 
-LEGEND = ('<p><mark style="background:#b7f0b1">gold only</mark> <mark style="background:#ffb3b3">predicted only</mark> '
-          '<mark style="background:#9be7ff">both</mark></p>')
+LEGEND = (
+    '<p><mark style="background:#b7f0b1">gold only</mark> <mark style="background:#ffb3b3">predicted only</mark> '
+    '<mark style="background:#9be7ff">both</mark></p>'
+)
 
 
 def _filtered(rows, suite="(all)", language="(all)", category="(all)", entity_type="(all)"):
     def keep(r):
         cats = {e["category"] for e in r["errors"]}
         types = {str(e.get("type", "")) for e in r["errors"]}
-        return ((suite == "(all)" or r["suite"] == suite) and (language == "(all)" or r["language"] == language)
-                and (category == "(all)" or category in cats) and (entity_type == "(all)" or entity_type in types))
+        return (
+            (suite == "(all)" or r["suite"] == suite)
+            and (language == "(all)" or r["language"] == language)
+            and (category == "(all)" or category in cats)
+            and (entity_type == "(all)" or entity_type in types)
+        )
+
     return [r for r in rows if keep(r)]
 
 
 def export_error_html(rows: list[dict], path: str | Path, limit_per_suite: int = 50) -> Path:
     """The error browser's rendering of every example with an error, grouped by model and suite."""
-    parts = ["<html><head><meta charset='utf-8'><title>Error browser</title></head><body>", "<h1>Error browser</h1>", LEGEND]
+    parts = [
+        "<html><head><meta charset='utf-8'><title>Error browser</title></head><body>",
+        "<h1>Error browser</h1>",
+        LEGEND,
+    ]
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         if any(e["category"] != "exact" for e in row["errors"]):
@@ -184,8 +266,14 @@ def error_browser(rows: list[dict]):
     options = lambda key: ["(all)", *sorted({str(r[key]) for r in rows})]  # noqa: E731
     categories = ["(all)", *sorted({e["category"] for r in rows for e in r["errors"]})]
     types = ["(all)", *sorted({str(e.get("type", "")) for r in rows for e in r["errors"] if e.get("type")})]
-    suite, language = w.Dropdown(options=options("suite"), description="suite"), w.Dropdown(options=options("language"), description="language")
-    category, entity = w.Dropdown(options=categories, description="error"), w.Dropdown(options=types, description="type")
+    suite, language = (
+        w.Dropdown(options=options("suite"), description="suite"),
+        w.Dropdown(options=options("language"), description="language"),
+    )
+    category, entity = (
+        w.Dropdown(options=categories, description="error"),
+        w.Dropdown(options=types, description="type"),
+    )
     index = w.BoundedIntText(min=0, max=0, description="example")
     prev_b, next_b = w.Button(description="◀ previous"), w.Button(description="next ▶")
     view, count = w.HTML(), w.Label()

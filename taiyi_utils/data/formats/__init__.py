@@ -1,19 +1,77 @@
 """One reader per source format, all returning unified records; ``read`` picks one by sniffing."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..records import Record
-from . import (bigbio, bioasq, bioc, cblue_cdn, cblue_pairs, chemprot, chemprot_bc6, chip_cdee, chip_cdn, chip_ctc, cmb_clin, cmeee, cmeie, cnmleqa, ddi_tsv,
-               ddi_xml, firefly, generic, hoc, iob, kuake_qic, litcovid_csv, med_dialogue_csv, medqa_jsonl, medqa_tsv,
-               promptcblue, pubmedqa, pubtator, squad)
+from . import (
+    bigbio,
+    bioasq,
+    bioc,
+    cblue_cdn,
+    cblue_pairs,
+    chemprot,
+    chemprot_bc6,
+    chip_cdee,
+    chip_cdn,
+    chip_ctc,
+    cmb_clin,
+    cmeee,
+    cmeie,
+    cnmleqa,
+    ddi_tsv,
+    ddi_xml,
+    firefly,
+    generic,
+    hoc,
+    iob,
+    kuake_qic,
+    litcovid_csv,
+    med_dialogue_csv,
+    medqa_jsonl,
+    medqa_tsv,
+    promptcblue,
+    pubmedqa,
+    pubtator,
+    squad,
+)
 from ._base import FormatError, Peek, field, iter_jsonl
 
-FORMATS = {m.NAME: m for m in (
-    pubtator, bioc, iob, cmeee, cmeie, kuake_qic, chip_cdee, chip_cdn, cblue_cdn, cblue_pairs, chip_ctc, promptcblue, pubmedqa, medqa_tsv, medqa_jsonl, cnmleqa,
-    bioasq, squad, hoc, chemprot, chemprot_bc6, ddi_tsv, ddi_xml, cmb_clin, med_dialogue_csv, firefly, bigbio,
-    litcovid_csv, generic,
-)}
+FORMATS = {
+    m.NAME: m
+    for m in (
+        pubtator,
+        bioc,
+        iob,
+        cmeee,
+        cmeie,
+        kuake_qic,
+        chip_cdee,
+        chip_cdn,
+        cblue_cdn,
+        cblue_pairs,
+        chip_ctc,
+        promptcblue,
+        pubmedqa,
+        medqa_tsv,
+        medqa_jsonl,
+        cnmleqa,
+        bioasq,
+        squad,
+        hoc,
+        chemprot,
+        chemprot_bc6,
+        ddi_tsv,
+        ddi_xml,
+        cmb_clin,
+        med_dialogue_csv,
+        firefly,
+        bigbio,
+        litcovid_csv,
+        generic,
+    )
+}
 
 FOLDER_FORMATS = ("ddi_xml",)  # formats whose reader takes a folder
 
@@ -31,8 +89,12 @@ def detect(path: str | Path) -> str:
         return matches[0]
     considered = ", ".join(FORMATS)
     if not matches:
-        raise FormatError(path, "format", "no known format matched; pass --format NAME (a table of your own: "
-                                          f"--format generic with --task and a --columns map); considered: {considered}")
+        raise FormatError(
+            path,
+            "format",
+            "no known format matched; pass --format NAME (a table of your own: "
+            f"--format generic with --task and a --columns map); considered: {considered}",
+        )
     raise FormatError(path, "format", f"several formats matched ({', '.join(matches)}); pass --format NAME")
 
 
@@ -49,11 +111,18 @@ def read(path: str | Path, format: str = "auto", **options) -> list[Record]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir() and name not in FOLDER_FORMATS:
-        raise FormatError(path, "path", f"is a folder; format {name!r} reads one file "
-                                        f"(inspect the folder without --format to read every file in it)")
+        raise FormatError(
+            path,
+            "path",
+            f"is a folder; format {name!r} reads one file "
+            f"(inspect the folder without --format to read every file in it)",
+        )
     try:
         return FORMATS[name].read(path, **options)
     except UnicodeDecodeError as err:
-        line = err.object[:err.start].count(b"\n") + 1 if isinstance(err.object, bytes) else f"byte {err.start}"
-        raise FormatError(path, line, f"not UTF-8 ({err.reason}); re-encode the file as UTF-8 "
-                          "(GB18030 data: iconv -f gb18030 -t utf-8)") from None
+        line = err.object[: err.start].count(b"\n") + 1 if isinstance(err.object, bytes) else f"byte {err.start}"
+        raise FormatError(
+            path,
+            line,
+            f"not UTF-8 ({err.reason}); re-encode the file as UTF-8 (GB18030 data: iconv -f gb18030 -t utf-8)",
+        ) from None

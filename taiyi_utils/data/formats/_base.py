@@ -1,12 +1,14 @@
 """What every reader shares: clear errors that name the place, and a cheap peek for sniffing."""
+
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 class FormatError(ValueError):
@@ -75,7 +77,7 @@ def header_rows(path: Path, required: tuple[str, ...], delimiter: str) -> Iterat
             yield reader.line_num, row
 
 
-def has_header(peek: "Peek", required: tuple[str, ...], delimiter: str) -> bool:
+def has_header(peek: Peek, required: tuple[str, ...], delimiter: str) -> bool:
     return all(col in peek.first_line.split(delimiter) for col in required)
 
 
@@ -89,6 +91,7 @@ def json_array(path: Path) -> list:
 @dataclass
 class Peek:
     """Just enough of a file to decide its format without reading it twice."""
+
     path: Path
 
     @cached_property
@@ -105,7 +108,7 @@ class Peek:
     @cached_property
     def first_object(self) -> Any:
         """First record of a JSON array, the object of a JSON document, or the first JSONL line."""
-        if self.path.is_dir() or not self.head.lstrip()[:1] in ("[", "{"):
+        if self.path.is_dir() or self.head.lstrip()[:1] not in ("[", "{"):
             return None
         try:
             data = json.loads(self.path.read_text(encoding="utf-8-sig"))

@@ -3,6 +3,7 @@
 factoid keeps the first synonym of the first answer; list joins the first synonym
 of each answer with '; '; summary questions become open QA with the ideal answer.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,6 +44,13 @@ def read(path: Path) -> list[QA]:
             raise FormatError(path, where, f"type {qtype!r} is not one of {sorted(_KIND)}")
         kind = _KIND[qtype]
         context = " ".join(s.get("text", "") for s in question.get("snippets", []))
-        records.append(QA(id=field(question, "id", path, where, str), question=field(question, "body", path, where, str),
-                          answer=_answer(question, kind, path, where), kind=kind, context=context))
+        records.append(
+            QA(
+                id=field(question, "id", path, where, str),
+                question=field(question, "body", path, where, str),
+                answer=_answer(question, kind, path, where),
+                kind=kind,
+                context=context,
+            )
+        )
     return records

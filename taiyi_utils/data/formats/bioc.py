@@ -3,6 +3,7 @@
 Composite mentions appear once, as in PubTator: the ``IndividualMention`` parts that
 BioC adds for them are dropped.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -57,8 +58,13 @@ def _document(node: ET.Element, path: Path) -> Document:
         info = _infons(rel)
         pairs.append((info.get("relation", ""), info.get("Chemical", ""), info.get("Disease", "")))
     entities.sort(key=lambda e: (e.start, e.end))
-    return Document(id=doc_id, text=text, entities=entities,
-                    relations=name_relations(doc_id, entities, pairs, path, where), title=title)
+    return Document(
+        id=doc_id,
+        text=text,
+        entities=entities,
+        relations=name_relations(doc_id, entities, pairs, path, where),
+        title=title,
+    )
 
 
 def read(path: Path) -> list[Document]:

@@ -1,5 +1,6 @@
 """CBLUE text-pair tasks, official JSON arrays: CHIP-STS {text1, text2, label}, KUAKE-QQR {query1, query2,
 label}, KUAKE-QTR {query, title, label}. Labels stay the corpus' codes; sources.yaml names them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,6 +28,12 @@ def read(path: Path) -> list[TextPair]:
         label = str(field(row, "label", path, where, (str, int)))
         if label in ("", "NA"):  # unlabelled rows teach nothing
             continue
-        records.append(TextPair(id=str(row.get("id", index)), text_1=field(row, keys[0], path, where, str),
-                                text_2=field(row, keys[1], path, where, str), label=label))
+        records.append(
+            TextPair(
+                id=str(row.get("id", index)),
+                text_1=field(row, keys[0], path, where, str),
+                text_2=field(row, keys[1], path, where, str),
+                label=label,
+            )
+        )
     return records

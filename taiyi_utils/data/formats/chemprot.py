@@ -6,6 +6,7 @@ arguments become untyped entities ("first argument", "second argument"); the lab
 in sentence order. For typed, directed chemical -> gene pairs use the BioCreative VI release
 (``chemprot_bc6``).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ def read(path: Path) -> list[Document]:
         marked = field(row, "text", path, lineno, str)
         parts, entities, cursor = [], {}, 0
         for match in _MARK.finditer(marked):
-            parts.append(marked[cursor:match.start()])
+            parts.append(marked[cursor : match.start()])
             start = sum(map(len, parts))
             mention = match.group(1) or match.group(2)
             kind = FIRST if match.group(1) else SECOND
@@ -40,6 +41,12 @@ def read(path: Path) -> list[Document]:
         if set(entities) != {FIRST, SECOND}:
             raise FormatError(path, lineno, "text should mark one argument << >> and one [[ ]]")
         relation = Relation(field(row, "label", path, lineno, str), entities[FIRST].text, entities[SECOND].text)
-        docs.append(Document(id=f"{path.stem}-{lineno}", text="".join(parts),
-                             entities=sorted(entities.values(), key=lambda e: e.start), relations=[relation]))
+        docs.append(
+            Document(
+                id=f"{path.stem}-{lineno}",
+                text="".join(parts),
+                entities=sorted(entities.values(), key=lambda e: e.start),
+                relations=[relation],
+            )
+        )
     return docs

@@ -6,6 +6,7 @@ text ``title + " " + abstract`` (the entity offsets count one separator characte
 keep the release's types (CHEMICAL, GENE-Y, GENE-N); relations are the gold standard's five
 evaluated groups (CPR:3, 4, 5, 6, 9), always chemical (Arg1) -> gene (Arg2).
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,10 @@ def read(path: Path) -> list[Document]:
     if not match:
         raise FormatError(path, "name", "expected chemprot_<split>_abstracts[_gs].tsv")
     split, suffix = match.group(1), match.group(2) or ""
-    docs = {pmid: Document(id=pmid, text=f"{title} {abstract}", title=title)
-            for _, (pmid, title, abstract) in _rows(path, 3)}
+    docs = {
+        pmid: Document(id=pmid, text=f"{title} {abstract}", title=title)
+        for _, (pmid, title, abstract) in _rows(path, 3)
+    }
     entities: dict[tuple[str, str], Entity] = {}
     entity_path = path.with_name(f"chemprot_{split}_entities{suffix}.tsv")
     for lineno, (pmid, tid, kind, start, end, mention) in _rows(entity_path, 6):

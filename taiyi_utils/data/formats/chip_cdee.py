@@ -4,6 +4,7 @@ One Document per text; each event's trigger is its core name (主体词), its ar
 tendency (发生状态, stripped: the data has "不确定 " once with a trailing space), each
 character word (描述词) and each anatomy (解剖部位), in the file's order.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

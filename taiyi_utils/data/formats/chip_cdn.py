@@ -4,6 +4,7 @@ The raw diagnosis is the second line of ``input`` (newlines stored as a literal
 backslash-n); ``target`` holds the standard ICD-10 term(s) joined by '，', which
 become the record's labels. Unlabelled test rows have no labels.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,6 +29,9 @@ def read(path: Path) -> list[Classification]:
             raise FormatError(path, lineno, "input has no second line holding the diagnosis")
         target = field(row, "target", path, lineno, str)
         labels = tuple(t for t in target.split("，") if t)
-        records.append(Classification(id=str(row.get("sample_id", lineno)), text=lines[1].strip("\ufeff "),
-                                      labels=labels, multi_label=True))
+        records.append(
+            Classification(
+                id=str(row.get("sample_id", lineno)), text=lines[1].strip("\ufeff "), labels=labels, multi_label=True
+            )
+        )
     return records

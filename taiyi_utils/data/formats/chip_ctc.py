@@ -1,4 +1,5 @@
 """CHIP-CTC (clinical trial criteria, 44 classes), official CBLUE JSON array: {id, label, text}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,11 @@ def sniff(peek: Peek) -> bool:
 
 
 def read(path: Path) -> list[Classification]:
-    return [Classification(id=str(row.get("id", i)), text=field(row, "text", path, f"record {i}", str).strip(),
-                           labels=(field(row, "label", path, f"record {i}", str),))
-            for i, row in enumerate(json_array(path))]
+    return [
+        Classification(
+            id=str(row.get("id", i)),
+            text=field(row, "text", path, f"record {i}", str).strip(),
+            labels=(field(row, "label", path, f"record {i}", str),),
+        )
+        for i, row in enumerate(json_array(path))
+    ]

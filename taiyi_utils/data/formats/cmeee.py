@@ -2,6 +2,7 @@
 
 Entities may nest; test files carry empty entity lists.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """CMeIE (CBLUE RE): JSON lines of {text, spo_list: [{subject, predicate, object: {"@value"}}]}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,9 +25,14 @@ def read(path: Path) -> list[Document]:
     docs = []
     for lineno, row in iter_jsonl(path):
         relations = [
-            Relation(field(spo, "predicate", path, lineno, str), field(spo, "subject", path, lineno, str),
-                     _value(field(spo, "object", path, lineno), path, lineno))
+            Relation(
+                field(spo, "predicate", path, lineno, str),
+                field(spo, "subject", path, lineno, str),
+                _value(field(spo, "object", path, lineno), path, lineno),
+            )
             for spo in field(row, "spo_list", path, lineno, list)
         ]
-        docs.append(Document(id=f"{path.stem}-{lineno}", text=field(row, "text", path, lineno, str), relations=relations))
+        docs.append(
+            Document(id=f"{path.stem}-{lineno}", text=field(row, "text", path, lineno, str), relations=relations)
+        )
     return docs

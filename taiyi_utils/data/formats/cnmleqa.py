@@ -1,4 +1,5 @@
 """CNMLEQA (Chinese licensing exam): JSON array of {question, opa..ope, answer: 'opX'}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,6 +23,13 @@ def read(path: Path) -> list[QA]:
         answer = field(row, "answer", path, where, str)
         if answer not in _OPTIONS or _OPTIONS[answer] not in choices:
             raise FormatError(path, where, f"answer {answer!r} is not one of the options {sorted(choices)}")
-        records.append(QA(id=str(row.get("id", index)), question=field(row, "question", path, where, str),
-                          answer=_OPTIONS[answer], kind="mc", choices=choices))
+        records.append(
+            QA(
+                id=str(row.get("id", index)),
+                question=field(row, "question", path, where, str),
+                answer=_OPTIONS[answer],
+                kind="mc",
+                choices=choices,
+            )
+        )
     return records

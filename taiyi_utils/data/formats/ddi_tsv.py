@@ -1,4 +1,5 @@
 """DDI in BLURB TSV: ``pair_id<TAB>sentence with @DRUG$ placeholders<TAB>DDI-label``, no header."""
+
 from __future__ import annotations
 
 import csv

@@ -4,6 +4,7 @@ Positive pairs (ddi="true") become relations typed effect/mechanism/advise/int;
 negative pairs are not kept. A discontinuous drug mention (charOffset "a-b;c-d")
 spans from its first to its last character, with the corpus's own text.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET

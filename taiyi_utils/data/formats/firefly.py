@@ -1,4 +1,5 @@
 """Firefly / Taiyi instruction JSON lines: {conversation_id, dataset, category, conversation: [{human, assistant}]}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,5 +22,7 @@ def read(path: Path) -> list[Dialogue]:
             if not isinstance(turn, dict) or not {"human", "assistant"} <= set(turn):
                 raise FormatError(path, lineno, "each conversation turn needs 'human' and 'assistant'")
             turns.append((turn["human"], turn["assistant"]))
-        records.append(Dialogue(id=str(row.get("conversation_id", lineno)), turns=turns, category=row.get("category", "")))
+        records.append(
+            Dialogue(id=str(row.get("conversation_id", lineno)), turns=turns, category=row.get("category", ""))
+        )
     return records

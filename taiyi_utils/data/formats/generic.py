@@ -8,20 +8,24 @@ text_1, text_2, label; translation: source, target (+ ``source_lang``, ``target_
 dialogue: human, assistant. ``id`` is optional everywhere. ``delimiter`` defaults to a tab for
 .tsv files and a comma otherwise.
 """
+
 from __future__ import annotations
 
 import csv
 import string
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..records import QA, Classification, Dialogue, Record, TextPair, Translation
 from ._base import FormatError, iter_jsonl
 
 NAME = "generic"
 REQUIRED = {
-    "classification": ("text", "label"), "qa": ("question", "answer"), "textpair": ("text_1", "text_2", "label"),
-    "translation": ("source", "target"), "dialogue": ("human", "assistant"),
+    "classification": ("text", "label"),
+    "qa": ("question", "answer"),
+    "textpair": ("text_1", "text_2", "label"),
+    "translation": ("source", "target"),
+    "dialogue": ("human", "assistant"),
 }
 OPTIONAL = {"id", "context", "choices"}
 KINDS = {"yesno": "yesno", "yesnomaybe": "yesnomaybe", "choice": "mc", "open": "open"}
@@ -47,15 +51,26 @@ def _rows(path: Path, header: bool, delimiter: str | None) -> Iterator[tuple[int
             if names is None:
                 yield reader.line_num, row, list(range(len(row)))
             elif len(row) < len(names):
-                raise FormatError(path, reader.line_num, f"the row has {len(row)} columns, fewer than the header's "
-                                                         f"{len(names)} ({names})")
+                raise FormatError(
+                    path,
+                    reader.line_num,
+                    f"the row has {len(row)} columns, fewer than the header's {len(names)} ({names})",
+                )
             else:
                 yield reader.line_num, dict(zip(names, row)), names
 
 
-def read(path: Path, task: str | None = None, columns: dict | None = None, header: bool = True,
-         delimiter: str | None = None, kind: str | None = None, label_sep: str | None = None,
-         source_lang: str = "", target_lang: str = "") -> list[Record]:
+def read(
+    path: Path,
+    task: str | None = None,
+    columns: dict | None = None,
+    header: bool = True,
+    delimiter: str | None = None,
+    kind: str | None = None,
+    label_sep: str | None = None,
+    source_lang: str = "",
+    target_lang: str = "",
+) -> list[Record]:
     if task not in REQUIRED:
         raise ValueError(f"{path}: the generic reader needs task= one of {sorted(REQUIRED)}, got {task!r}")
     columns = dict(columns or {})
@@ -64,28 +79,17 @@ def read(path: Path, task: str | None = None, columns: dict | None = None, heade
         raise ValueError(f"{path}: the generic reader for task {task!r} needs a column for {missing} in columns")
     unknown = sorted(set(columns) - {*REQUIRED[task], *OPTIONAL})
     if unknown:
-        raise ValueError(f"{path}: unknown column-map key(s) {unknown} for task {task!r}; "
-                         f"known: {sorted({*REQUIRED[task], *OPTIONAL})}")
+        raise ValueError(
+            f"{path}: unknown column-map key(s) {unknown} for task {task!r}; "
+            f"known: {sorted({*REQUIRED[task], *OPTIONAL})}"
+        )
     if not header and not all(isinstance(c, int) for c in columns.values()):
         raise ValueError(f"{path}: with header: false, columns are 0-based positions, got {columns}")
     if kind is not None and kind not in KINDS:
         raise ValueError(f"{path}: kind {kind!r} is not one of {sorted(KINDS)}")
     records = []
     for lineno, row, found in _rows(path, header, delimiter):
-        def get(name: str):
-            column = columns[name]
-            present = column < len(row) if isinstance(row, list) and isinstance(column, int) else column in row
-            if not present:
-                hint = " (the first line was read as the header; set header: false for a file without one)" \
-                    if header and not isinstance(row, list) else ""
-                shown = [c[:30] + "…" if isinstance(c, str) and len(c) > 30 else c for c in found[:12]]
-                raise FormatError(path, lineno, f"column {column!r} (for {name}) is not among the columns found"
-                                                f"{hint}: {shown}")
-            value = row[column]
-            if value is None:
-                raise FormatError(path, lineno, f"the row has fewer columns than the header: no {column!r}")
-            return value if isinstance(value, (str, list)) else str(value)
-
+        get = _getter(path, lineno, row, found, columns, header)
         rid = str(get("id")) if "id" in columns else str(lineno)
         if task == "classification":
             label = get("label")
@@ -102,11 +106,39 @@ def read(path: Path, task: str | None = None, columns: dict | None = None, heade
     return records
 
 
+def _getter(path: Path, lineno: int, row: dict | list, found: list, columns: dict, header: bool):
+    """``get(field)``: the row's value for a record field through the column map, or an error naming the line."""
+
+    def get(name: str):
+        column = columns[name]
+        present = column < len(row) if isinstance(row, list) and isinstance(column, int) else column in row
+        if not present:
+            hint = (
+                " (the first line was read as the header; set header: false for a file without one)"
+                if header and not isinstance(row, list)
+                else ""
+            )
+            shown = [c[:30] + "…" if isinstance(c, str) and len(c) > 30 else c for c in found[:12]]
+            raise FormatError(
+                path, lineno, f"column {column!r} (for {name}) is not among the columns found{hint}: {shown}"
+            )
+        value = row[column]
+        if value is None:
+            raise FormatError(path, lineno, f"the row has fewer columns than the header: no {column!r}")
+        return value if isinstance(value, (str, list)) else str(value)
+
+    return get
+
+
 def _qa(rid: str, get, columns: dict, kind: str | None, path: Path, lineno: int) -> QA:
     listed = get("choices") if "choices" in columns else []
     if not isinstance(listed, list):
-        raise FormatError(path, lineno, f"column {columns['choices']!r} (choices) should hold a list "
-                                        f"(a JSON-lines array), got text {listed[:60]!r}")
+        raise FormatError(
+            path,
+            lineno,
+            f"column {columns['choices']!r} (choices) should hold a list "
+            f"(a JSON-lines array), got text {listed[:60]!r}",
+        )
     choices = dict(zip(string.ascii_uppercase, listed))
     record_kind = KINDS[kind] if kind else ("mc" if choices else "open")
     answer = get("answer").strip()

@@ -3,6 +3,7 @@
 Sentence level (BLURB scores the union per abstract; ``index`` is PMID_sN). Flag k
 maps to the k-th hallmark in alphabetical order, the order BLURB's label files use.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,15 @@ from ._base import FormatError, Peek
 
 NAME = "hoc"
 HALLMARKS = (
-    "activating invasion and metastasis", "avoiding immune destruction", "cellular energetics",
-    "enabling replicative immortality", "evading growth suppressors", "genomic instability and mutation",
-    "inducing angiogenesis", "resisting cell death", "sustaining proliferative signaling",
+    "activating invasion and metastasis",
+    "avoiding immune destruction",
+    "cellular energetics",
+    "enabling replicative immortality",
+    "evading growth suppressors",
+    "genomic instability and mutation",
+    "inducing angiogenesis",
+    "resisting cell death",
+    "sustaining proliferative signaling",
     "tumor promoting inflammation",
 )
 
@@ -47,6 +54,7 @@ def read(path: Path) -> list[Classification]:
         for row in reader:
             if len(row) != 3:
                 raise FormatError(path, reader.line_num, f"expected 3 tab-separated columns, got {len(row)}")
-            records.append(Classification(id=row[2], text=row[1], labels=_labels(row[0], path, reader.line_num),
-                                          multi_label=True))
+            records.append(
+                Classification(id=row[2], text=row[1], labels=_labels(row[0], path, reader.line_num), multi_label=True)
+            )
     return records

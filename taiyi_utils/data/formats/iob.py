@@ -4,6 +4,7 @@ Accepts IOB1 and IOB2 (and S-/E- of IOBES), typed tags (``B-Disease``) or bare
 ``B``/``I`` (typed as ``entity``), and ``-DOCSTART-`` lines. Each sentence becomes a
 Document whose text is its tokens joined by single spaces.
 """
+
 from __future__ import annotations
 
 import re

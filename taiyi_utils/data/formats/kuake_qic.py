@@ -1,4 +1,5 @@
 """KUAKE-QIC (CBLUE intent classification): JSON array of {id, query, label}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,10 @@ def sniff(peek: Peek) -> bool:
 
 def read(path: Path) -> list[Classification]:
     return [
-        Classification(id=str(row.get("id", i)), text=field(row, "query", path, f"record {i}", str),
-                       labels=(field(row, "label", path, f"record {i}", str),))
+        Classification(
+            id=str(row.get("id", i)),
+            text=field(row, "query", path, f"record {i}", str),
+            labels=(field(row, "label", path, f"record {i}", str),),
+        )
         for i, row in enumerate(json_array(path))
     ]

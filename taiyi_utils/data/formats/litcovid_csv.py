@@ -4,6 +4,7 @@
 Transmission, Epidemic Forecasting, Case Report). One multi-label record per article, text
 ``title + " " + abstract``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,6 +26,9 @@ def read(path: Path) -> list[Classification]:
         labels = tuple(label.strip() for label in (row["label"] or "").split(";") if label.strip())
         if not labels:
             raise FormatError(path, where, f"PMID {row['pmid']}: empty label")
-        records.append(Classification(id=row["pmid"], text=f"{row['title']} {row['abstract']}".strip(),
-                                      labels=labels, multi_label=True))
+        records.append(
+            Classification(
+                id=row["pmid"], text=f"{row['title']} {row['abstract']}".strip(), labels=labels, multi_label=True
+            )
+        )
     return records

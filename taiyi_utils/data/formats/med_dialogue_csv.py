@@ -1,4 +1,5 @@
 """Chinese medical dialogue data: GB18030 CSV ``department,title,ask,answer``, one QA per row."""
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,7 @@ def read(path: Path) -> list[Dialogue]:
         try:
             text = raw.decode("gb18030")
         except UnicodeDecodeError as err:
-            raise FormatError(path, raw[:err.start].count(b"\n") + 1, "neither UTF-8 nor GB18030 text") from None
+            raise FormatError(path, raw[: err.start].count(b"\n") + 1, "neither UTF-8 nor GB18030 text") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     if next(reader, None) != HEADER:
         raise FormatError(path, 1, f"expected header {','.join(HEADER)}")
@@ -37,6 +38,9 @@ def read(path: Path) -> list[Dialogue]:
         if len(row) != 4:
             raise FormatError(path, reader.line_num, f"expected 4 columns, got {len(row)}")
         department, title, ask, answer = row
-        records.append(Dialogue(id=f"{path.stem}-{reader.line_num}", turns=[(ask.strip() or title, answer.strip())],
-                                category=department))
+        records.append(
+            Dialogue(
+                id=f"{path.stem}-{reader.line_num}", turns=[(ask.strip() or title, answer.strip())], category=department
+            )
+        )
     return records

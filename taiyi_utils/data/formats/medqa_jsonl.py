@@ -1,4 +1,5 @@
 """MedQA release JSON lines (US, Mainland): {question, options: {letter: text}, answer, answer_idx, meta_info}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,6 +21,13 @@ def read(path: Path) -> list[QA]:
         answer = field(row, "answer_idx", path, lineno, str)
         if answer not in options:
             raise FormatError(path, lineno, f"answer_idx {answer!r} is not one of the options {sorted(options)}")
-        records.append(QA(id=f"{path.stem}-{lineno}", question=field(row, "question", path, lineno, str),
-                          answer=answer, kind="mc", choices={k: str(v) for k, v in options.items()}))
+        records.append(
+            QA(
+                id=f"{path.stem}-{lineno}",
+                question=field(row, "question", path, lineno, str),
+                answer=answer,
+                kind="mc",
+                choices={k: str(v) for k, v in options.items()},
+            )
+        )
     return records

@@ -1,4 +1,5 @@
 """MedQA-USMLE as a pandas-written TSV: question, answer, options (a Python dict repr), answer_idx."""
+
 from __future__ import annotations
 
 import ast
@@ -24,6 +25,13 @@ def read(path: Path) -> list[QA]:
             raise FormatError(path, where, f"options is not a dict literal: {row['options'][:60]!r}") from None
         if not isinstance(options, dict) or row["answer_idx"] not in options:
             raise FormatError(path, where, f"answer_idx {row['answer_idx']!r} is not one of the options")
-        records.append(QA(id=row.get("") or str(len(records)), question=row["question"],
-                          answer=row["answer_idx"], kind="mc", choices={k: str(v) for k, v in options.items()}))
+        records.append(
+            QA(
+                id=row.get("") or str(len(records)),
+                question=row["question"],
+                answer=row["answer_idx"],
+                kind="mc",
+                choices={k: str(v) for k, v in options.items()},
+            )
+        )
     return records

@@ -1,4 +1,5 @@
 """PromptCBLUE: JSON lines of ready-made Chinese instructions {input, target, task_dataset}."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,10 @@ def sniff(peek: Peek) -> bool:
 
 def read(path: Path) -> list[Dialogue]:
     return [
-        Dialogue(id=str(row.get("sample_id", lineno)),
-                 turns=[(field(row, "input", path, lineno, str), field(row, "target", path, lineno, str))],
-                 category=str(row.get("task_dataset", "")))
+        Dialogue(
+            id=str(row.get("sample_id", lineno)),
+            turns=[(field(row, "input", path, lineno, str), field(row, "target", path, lineno, str))],
+            category=str(row.get("task_dataset", "")),
+        )
         for lineno, row in iter_jsonl(path)
     ]

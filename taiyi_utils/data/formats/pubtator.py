@@ -1,4 +1,5 @@
 """PubTator (BC5CDR): title/abstract lines, mention lines, document-level CID relation lines."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,9 @@ def ids_of(value: str) -> tuple[str, ...]:
     return tuple(i for i in value.split("|") if i and i != "-1")
 
 
-def name_relations(doc_id: str, entities: list[Entity], pairs: list[tuple[str, str, str]],
-                   path: Path, where: str | int) -> list[Relation]:
+def name_relations(
+    doc_id: str, entities: list[Entity], pairs: list[tuple[str, str, str]], path: Path, where: str | int
+) -> list[Relation]:
     """Turn (type, head id, tail id) into relations named by each id's first mention."""
     first_mention: dict[str, str] = {}
     for entity in sorted(entities, key=lambda e: (e.start, e.end)):
@@ -58,7 +60,9 @@ def _document(block: list[tuple[int, str]], path: Path) -> Document:
             pairs.append((cols[1], cols[2], cols[3]))
             continue
         if len(cols) < 6:
-            raise FormatError(path, lineno, f"expected a mention (6+ tab-separated columns) or relation (4), got {len(cols)}")
+            raise FormatError(
+                path, lineno, f"expected a mention (6+ tab-separated columns) or relation (4), got {len(cols)}"
+            )
         try:
             start, end = int(cols[1]), int(cols[2])
         except ValueError:

@@ -1,4 +1,5 @@
 """SQuAD v1 JSON (BioASQ factoid test files): one QA per (context, question); answers may be absent."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +22,13 @@ def read(path: Path) -> list[QA]:
             context = field(paragraph, "context", path, "paragraph", str)
             for qa in field(paragraph, "qas", path, "paragraph", list):
                 answers = qa.get("answers") or [{}]
-                records.append(QA(id=field(qa, "id", path, "question", str), question=field(qa, "question", path, qa["id"], str),
-                                  answer=answers[0].get("text", ""), kind="factoid", context=context))
+                records.append(
+                    QA(
+                        id=field(qa, "id", path, "question", str),
+                        question=field(qa, "question", path, qa["id"], str),
+                        answer=answers[0].get("text", ""),
+                        kind="factoid",
+                        context=context,
+                    )
+                )
     return records

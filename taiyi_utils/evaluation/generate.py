@@ -5,23 +5,33 @@ longest answer ends, so on the evaluation's prompts fewer than half of its decod
 live answer (bench/eval_throughput.py). Here every decode step runs the live rows of one
 key/value cache; a row leaves when its answer ends and the next prompt, prefilled on its own,
 takes its place. Rows are aligned on the right with left padding, as ``model.generate`` pads,
-and the cache grows in place (eval/kv_cache.py).
+and the cache grows in place (evaluation/kv_cache.py).
 """
+
 from __future__ import annotations
 
 import inspect
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from tqdm.auto import tqdm
 
 from ..chat import render_prompt
 
 
-def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "template",
-             max_new_tokens: int | list[int] = 128, batch_size: int = 64, max_batch_tokens: int = 32768,
-             desc: str = "generate", histories: list[list[dict]] | None = None,
-             on_batch: Callable[[list[int], list[str], list[int]], None] | None = None) -> list[str]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    chat_format: str = "template",
+    max_new_tokens: int | list[int] = 128,
+    batch_size: int = 64,
+    max_batch_tokens: int = 32768,
+    desc: str = "generate",
+    histories: list[list[dict]] | None = None,
+    on_batch: Callable[[list[int], list[str], list[int]], None] | None = None,
+) -> list[str]:
     """Greedy answers to ``prompts``, in input order; ``histories`` holds each prompt's earlier turns.
 
     ``max_new_tokens`` may differ per prompt. At most ``batch_size`` answers are decoded
@@ -41,6 +51,7 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
     was_training = model.training
     model.eval()
     with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="prompt") as bar:
+
         def finish(done: dict[int, list[int]]) -> None:
             for i, ids in done.items():
                 answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
@@ -56,12 +67,19 @@ def generate(model, tokenizer, prompts: list[str], *, chat_format: str = "templa
 class _Decoder:
     """The rows of one continuous batch: their cache, attention mask and answers so far.
 
-    Each prompt is prefilled alone and written into a free row of the cache (eval/kv_cache.py);
+    Each prompt is prefilled alone and written into a free row of the cache (evaluation/kv_cache.py);
     a free row that no prompt can take is filled by the last row and dropped (``_compact``).
     """
 
-    def __init__(self, model, eos_token_id: int | None, prompt_ids: list[list[int]], limits: list[int],
-                 batch_size: int, max_batch_tokens: int):
+    def __init__(
+        self,
+        model,
+        eos_token_id: int | None,
+        prompt_ids: list[list[int]],
+        limits: list[int],
+        batch_size: int,
+        max_batch_tokens: int,
+    ):
         import torch
 
         self.torch, self.model, self.eos = torch, model, eos_token_id
@@ -85,8 +103,12 @@ class _Decoder:
             finish(self._admit())
             if self.live:
                 self.mask = self.torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
-                logits = self._forward(self.next_tokens[:, None], self.cache, attention_mask=self.mask,
-                                       position_ids=self.mask.sum(dim=1, keepdim=True) - 1)
+                logits = self._forward(
+                    self.next_tokens[:, None],
+                    self.cache,
+                    attention_mask=self.mask,
+                    position_ids=self.mask.sum(dim=1, keepdim=True) - 1,
+                )
                 self.next_tokens = logits.argmax(dim=-1)
                 finish(self._retire())
 
@@ -169,7 +191,9 @@ class _Decoder:
     def _compact(self) -> None:
         """Drop the free rows that no prompt can take: the last live rows move into the gaps."""
         live = len(self.live)
-        for source, target in zip([r for r in self.live if r >= live], [r for r in range(live) if self.rows[r] is None]):
+        for source, target in zip(
+            [r for r in self.live if r >= live], [r for r in range(live) if self.rows[r] is None]
+        ):
             self.rows[target] = self.rows[source]
             self.mask[target], self.next_tokens[target] = self.mask[source], self.next_tokens[source]
             for layer in self.cache.layers:

@@ -11,6 +11,7 @@ A suite's answer limit comes from its gold answers under the evaluated tokenizer
 plus ``LIMIT_SLACK``), so no gold answer of the evaluated slice would be cut off; each
 prediction records whether it stopped at the limit, and summaries report that share.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from .. import tasks
 from ..files import content_digest
+from ..settings import EvalConfig
 from .generate import generate
 from .metrics import bootstrap_ci, macro_f1, micro
 from .score import score_row
@@ -62,13 +64,26 @@ def _request_key(row: dict, limit: int) -> str:
 
 def model_identity(base_model: str, adapter: str | None, model, chat_format: str) -> str:
     """A digest of what makes a model's answers: base, adapter content, precision and chat format."""
-    parts = {"base": base_model, "adapter": content_digest(adapter) if adapter else None, "chat_format": chat_format,
-             "dtype": str(getattr(model, "dtype", "")), "4bit": bool(getattr(model, "is_loaded_in_4bit", False))}
+    parts = {
+        "base": base_model,
+        "adapter": content_digest(adapter) if adapter else None,
+        "chat_format": chat_format,
+        "dtype": str(getattr(model, "dtype", "")),
+        "4bit": bool(getattr(model, "is_loaded_in_4bit", False)),
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_format: str = "template",
-            batch_size: int = 64, label: str = "") -> dict[str, dict]:
+def predict(
+    model,
+    tokenizer,
+    rows: list[dict],
+    cache: str | Path,
+    *,
+    chat_format: str = "template",
+    batch_size: int = 64,
+    label: str = "",
+) -> dict[str, dict]:
     """``{"output", "cut"}`` for ``rows`` by ``item_key``, generating only what ``cache`` lacks.
 
     ``cut`` is true when the answer stopped at its suite's token limit (see ``answer_limits``).
@@ -81,6 +96,7 @@ def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_forma
     todo = [r for r in rows if keys[item_key(r)] not in done]
     budget = [limits[r.get("suite", "")] for r in todo]
     with cache.open("a", encoding="utf-8") as handle:
+
         def save(indices: list[int], outputs: list[str], lengths: list[int]) -> None:
             for i, output, length in zip(indices, outputs, lengths):
                 key = keys[item_key(todo[i])]
@@ -88,8 +104,16 @@ def predict(model, tokenizer, rows: list[dict], cache: str | Path, *, chat_forma
                 handle.write(json.dumps(item, ensure_ascii=False) + "\n")
             handle.flush()
 
-        generate(model, tokenizer, [r["conversation"][0]["human"] for r in todo], chat_format=chat_format,
-                 max_new_tokens=budget, batch_size=batch_size, desc=label or "generate", on_batch=save)
+        generate(
+            model,
+            tokenizer,
+            [r["conversation"][0]["human"] for r in todo],
+            chat_format=chat_format,
+            max_new_tokens=budget,
+            batch_size=batch_size,
+            desc=label or "generate",
+            on_batch=save,
+        )
     return {item_key(r): done[keys[item_key(r)]] for r in rows}
 
 
@@ -99,9 +123,14 @@ def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 10
     Macro-F1 averages per-label F1 over every label the prompts offered (BLURB's HoC score,
     PromptCBLUE's KUAKE-QIC score), so a label never predicted nor present still counts as 0.
     """
-    summary = {"suite": suite, "metric": metric, "items": len(scored), "records": len({s["record_id"] for s in scored}),
-               "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0,
-               "cut_rate": sum(s.get("cut", False) for s in scored) / len(scored) if scored else 0.0}
+    summary = {
+        "suite": suite,
+        "metric": metric,
+        "items": len(scored),
+        "records": len({s["record_id"] for s in scored}),
+        "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0,
+        "cut_rate": sum(s.get("cut", False) for s in scored) / len(scored) if scored else 0.0,
+    }
     if "correct" in (scored[0] if scored else {}):
         correct = [bool(s["correct"]) for s in scored]
         summary["accuracy"] = sum(correct) / len(correct)
@@ -131,8 +160,17 @@ def suite_metric(suite: str, rows: list[dict]) -> str:
     return spec.metric if spec else tasks.get_task(rows[0]["task"]).metric if rows else "micro_f1"
 
 
-def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Path, label: str, *,
-             identity: str, chat_format: str = "template", batch_size: int = 64) -> tuple[list[dict], list[dict]]:
+def evaluate(
+    model,
+    tokenizer,
+    suites: dict[str, list[dict]],
+    out_dir: str | Path,
+    label: str,
+    *,
+    identity: str,
+    chat_format: str = "template",
+    batch_size: int = 64,
+) -> tuple[list[dict], list[dict]]:
     """(suite summaries, scored rows) for one model over every suite; rows carry ``model``.
 
     ``identity`` (``model_identity``) names the answer cache, so answers of another model are never reused.
@@ -142,8 +180,15 @@ def evaluate(model, tokenizer, suites: dict[str, list[dict]], out_dir: str | Pat
     outputs = predict(model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label)
     summaries, scored_rows = [], []
     for suite in suites:
-        scored = [{**score_row(r, outputs[item_key(r)]["output"]), "cut": outputs[item_key(r)].get("cut", False),
-                   "model": label} for r in rows if r["suite"] == suite]
+        scored = [
+            {
+                **score_row(r, outputs[item_key(r)]["output"]),
+                "cut": outputs[item_key(r)].get("cut", False),
+                "model": label,
+            }
+            for r in rows
+            if r["suite"] == suite
+        ]
         metric = suite_metric(suite, [r for r in rows if r["suite"] == suite])
         summaries.append({"model": label, **summarize(suite, scored, metric)})
         scored_rows += scored
@@ -171,20 +216,29 @@ def stage_adapters(run_dir: str | Path) -> dict[str, str]:
     return {f"stage {n}": str(p) for n in (1, 2) if (p := Path(run_dir) / f"stage{n}" / "adapter").exists()}
 
 
-def evaluate_models(base_model: str, adapters: dict[str, str], suites: dict[str, list[dict]], out_dir: str | Path, *,
-                    include_base: bool = True, chat_format: str = "template", batch_size: int = 64,
-                    trust_remote_code: bool = False) -> tuple[list[dict], list[dict]]:
-    """Base model (adapter switched off) and each adapter on one loaded base; merged models load as a base."""
+def evaluate_models(
+    config: EvalConfig, suites: dict[str, list[dict]], out_dir: str | Path
+) -> tuple[list[dict], list[dict]]:
+    """Base model (adapter switched off) and each of ``config.adapters`` on one loaded base; merged models
+    load as a base."""
     from .. import model as models
 
-    tokenizer = models.load_tokenizer(base_model, trust_remote_code)
-    model = models.load_with_adapters(base_model, adapters, trust_remote_code=trust_remote_code)
+    tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
+    model = models.load_with_adapters(config.base_model, config.adapters, config.quantization, config.trust_remote_code)
     summaries, rows = [], []
-    for label in (["base"] if include_base else []) + list(adapters):
-        identity = model_identity(base_model, adapters.get(label), model, chat_format)
+    for label in (["base"] if config.include_base else []) + list(config.adapters):
+        identity = model_identity(config.base_model, config.adapters.get(label), model, config.chat_format)
         with models.acting_as(model, label):
-            s, r = evaluate(model, tokenizer, suites, out_dir, label, identity=identity, chat_format=chat_format,
-                            batch_size=batch_size)
+            s, r = evaluate(
+                model,
+                tokenizer,
+                suites,
+                out_dir,
+                label,
+                identity=identity,
+                chat_format=config.chat_format,
+                batch_size=config.batch_size,
+            )
         summaries += s
         rows += r
     return summaries, rows

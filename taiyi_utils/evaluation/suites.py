@@ -1,4 +1,5 @@
 """The paper's test sets as declarations (suites.yaml): what is scored, how, and against which published numbers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -6,8 +7,8 @@ from functools import cache
 from pathlib import Path
 
 from ..data.records import Record, group_sentences
-from ..files import read_registry
 from ..data.sources import Source, get_source, load_sources, read_split
+from ..files import read_registry
 
 SUITES_FILE = Path(__file__).with_name("suites.yaml")
 METRICS = ("micro_f1", "macro_f1", "accuracy")
@@ -19,6 +20,7 @@ PAPER_SUITES = 13
 @dataclass(frozen=True)
 class Reference:
     """One published number beside ours: its metric, and whether our score can be set beside it."""
+
     score: float
     metric: str
     comparable: str
@@ -47,8 +49,9 @@ class Suite:
         overrides = {k: v for k, v in (("types", self.types), ("relations", self.relations)) if v}
         return replace(get_source(self.source, sources), **overrides)
 
-    def read(self, data_root: Path, holdout: dict[str, int] | None = None,
-             sources: dict[str, Source] | None = None) -> list[Record]:
+    def read(
+        self, data_root: Path, holdout: dict[str, int] | None = None, sources: dict[str, Source] | None = None
+    ) -> list[Record]:
         records = read_split(self.source, self.split, data_root, holdout, sources)
         return group_sentences(records) if self.group else records
 
@@ -62,8 +65,10 @@ def _suite(name: str, spec: dict, sources: dict[str, Source]) -> Suite:
     if spec.get("source") not in sources:
         raise ValueError(f"{where}: source {spec.get('source')!r} is not in the sources registry")
     if spec.get("split") not in sources[spec["source"]].splits():
-        raise ValueError(f"{where}: source {spec['source']!r} has no split {spec.get('split')!r}; "
-                         f"it has {sources[spec['source']].splits()}")
+        raise ValueError(
+            f"{where}: source {spec['source']!r} has no split {spec.get('split')!r}; "
+            f"it has {sources[spec['source']].splits()}"
+        )
     if spec.get("metric") not in METRICS:
         raise ValueError(f"{where}: metric {spec.get('metric')!r} is not one of {METRICS}")
     references = {}

@@ -7,6 +7,7 @@ user would experience them. Each model's answers are written to ``<out_dir>/<lab
 as soon as that model is done; a rerun reuses them when the request (prompts and
 generation options) is unchanged.
 """
+
 from __future__ import annotations
 
 import random
@@ -48,9 +49,17 @@ def load_cases() -> dict[str, Case]:
 
 
 def _pair(case: Case, key: str, language: str, turns: list[tuple[str, str]], source_text: str = "") -> dict:
-    return {"conversation_id": f"{case.name}:{key}", "dataset": case.source or "scripted", "language": language,
-            "task": case.task or "free", "conversation": [{"human": h, "assistant": a} for h, a in turns],
-            "record_id": key, "source_text": source_text, "gold": turns[-1][1], "options": []}
+    return {
+        "conversation_id": f"{case.name}:{key}",
+        "dataset": case.source or "scripted",
+        "language": language,
+        "task": case.task or "free",
+        "conversation": [{"human": h, "assistant": a} for h, a in turns],
+        "record_id": key,
+        "source_text": source_text,
+        "gold": turns[-1][1],
+        "options": [],
+    }
 
 
 def _items(case: Case, data_root: Path, n: int, rng: random.Random) -> list[dict]:
@@ -74,8 +83,9 @@ def _items(case: Case, data_root: Path, n: int, rng: random.Random) -> list[dict
     return [{**p, "conversation_id": f"{case.name}:{p['record_id']}"} for p in pairs]
 
 
-def build_cases(data_root: str | Path, names: list[str] | None = None, per_case: int = 2, max_turns: int = 3,
-                seed: int = 0) -> tuple[list[dict], dict[str, str]]:
+def build_cases(
+    data_root: str | Path, names: list[str] | None = None, per_case: int = 2, max_turns: int = 3, seed: int = 0
+) -> tuple[list[dict], dict[str, str]]:
     """(items, skipped): ``per_case`` items of each named case, and why any case could not be built.
 
     A case whose source is missing under ``data_root`` is skipped with the reason rather
@@ -102,39 +112,68 @@ def mark_seen(items: list[dict], train_pairs: list[dict]) -> list[dict]:
     """Flag items whose source text (or prompt) the run trained on: a case study should say so."""
     seen = {p.get("source_text") for p in train_pairs} | {p["conversation"][0]["human"] for p in train_pairs}
     seen.discard("")
-    return [{**item, "seen_in_training": item["source_text"] in seen or item["conversation"][0]["human"] in seen}
-            for item in items]
+    return [
+        {**item, "seen_in_training": item["source_text"] in seen or item["conversation"][0]["human"] in seen}
+        for item in items
+    ]
 
 
-def answer_cases(model, tokenizer, items: list[dict], label: str, *, chat_format: str = "template",
-                 max_new_tokens: int = 160, batch_size: int = 16) -> list[dict]:
+def answer_cases(
+    model,
+    tokenizer,
+    items: list[dict],
+    label: str,
+    *,
+    chat_format: str = "template",
+    max_new_tokens: int = 160,
+    batch_size: int = 16,
+) -> list[dict]:
     """One row per (item, turn): the prompt, the reference (may be empty) and this model's answer."""
     histories: list[list[dict]] = [[] for _ in items]
     rows: dict[tuple[int, int], dict] = {}
     for turn in range(max((len(i["conversation"]) for i in items), default=0)):
         todo = [k for k, item in enumerate(items) if turn < len(item["conversation"])]
         prompts = [items[k]["conversation"][turn]["human"] for k in todo]
-        outputs = generate(model, tokenizer, prompts, chat_format=chat_format, max_new_tokens=max_new_tokens,
-                           batch_size=batch_size, histories=[histories[k] for k in todo],
-                           desc=f"{label} · turn {turn + 1}")
+        outputs = generate(
+            model,
+            tokenizer,
+            prompts,
+            chat_format=chat_format,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            histories=[histories[k] for k in todo],
+            desc=f"{label} · turn {turn + 1}",
+        )
         for k, prompt, output in zip(todo, prompts, outputs):
             item = items[k]
             histories[k].append({"human": prompt, "assistant": output})
             checkable = turn == 0 and item["task"] in tasks.TASKS
-            rows[k, turn] = {"model": label, "case": item["case"], "title": item["title"],
-                             "item": item["conversation_id"], "turn": turn,
-                             "language": item["language"], "prompt": prompt,
-                             "reference": item["conversation"][turn]["assistant"], "output": output,
-                             "follows_format": tasks.follows_format(item, output) if checkable else None,
-                             "seen_in_training": item.get("seen_in_training", False)}
+            rows[k, turn] = {
+                "model": label,
+                "case": item["case"],
+                "title": item["title"],
+                "item": item["conversation_id"],
+                "turn": turn,
+                "language": item["language"],
+                "prompt": prompt,
+                "reference": item["conversation"][turn]["assistant"],
+                "output": output,
+                "follows_format": tasks.follows_format(item, output) if checkable else None,
+                "seen_in_training": item.get("seen_in_training", False),
+            }
     return [rows[key] for key in sorted(rows)]  # items in case order, each item's turns in order
 
 
-def compare_models(model, tokenizer, items: list[dict], labels: list[str], out_dir: str | Path, **options) -> list[dict]:
+def compare_models(
+    model, tokenizer, items: list[dict], labels: list[str], out_dir: str | Path, **options
+) -> list[dict]:
     """Every label's answers (see ``model.acting_as``), reusing a label's saved answers to the same request."""
     from ..model import acting_as
 
-    request = {"options": options, "prompts": {i["conversation_id"]: [t["human"] for t in i["conversation"]] for i in items}}
+    request = {
+        "options": options,
+        "prompts": {i["conversation_id"]: [t["human"] for t in i["conversation"]] for i in items},
+    }
     rows = []
     for label in labels:
         path = Path(out_dir) / f"{label.replace(' ', '_')}.json"

@@ -1,4 +1,5 @@
 """A fixed probe set from the evaluation suites: answers before and after training, format followed or not."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,14 +19,30 @@ def probe_set(eval_dir: str | Path, n: int = 20) -> list[dict]:
     return picked[:n]
 
 
-def run_probe(model, tokenizer, probes: list[dict], label: str, chat_format: str = "template",
-              max_new_tokens: int = 64) -> list[dict]:
+def run_probe(
+    model, tokenizer, probes: list[dict], label: str, chat_format: str = "template", max_new_tokens: int = 64
+) -> list[dict]:
     """One row per probe: suite, prompt, expected answer, this model's answer and whether its format is right."""
-    outputs = generate(model, tokenizer, [p["conversation"][0]["human"] for p in probes], chat_format=chat_format,
-                       max_new_tokens=max_new_tokens, desc=f"probe ({label})")
-    return [{"model": label, "suite": p["suite"], "task": p["task"], "prompt": p["conversation"][0]["human"],
-             "expected": p["conversation"][0]["assistant"], "output": out, "follows_format": tasks.follows_format(p, out)}
-            for p, out in zip(probes, outputs)]
+    outputs = generate(
+        model,
+        tokenizer,
+        [p["conversation"][0]["human"] for p in probes],
+        chat_format=chat_format,
+        max_new_tokens=max_new_tokens,
+        desc=f"probe ({label})",
+    )
+    return [
+        {
+            "model": label,
+            "suite": p["suite"],
+            "task": p["task"],
+            "prompt": p["conversation"][0]["human"],
+            "expected": p["conversation"][0]["assistant"],
+            "output": out,
+            "follows_format": tasks.follows_format(p, out),
+        }
+        for p, out in zip(probes, outputs)
+    ]
 
 
 def format_rate(rows: list[dict]) -> float:
@@ -36,7 +53,10 @@ def record_probes(stage_dir: str | Path, rows: list[dict]) -> dict[str, float]:
     """Write ``probes.jsonl`` and add the per-model format rates to ``train_card.json``."""
     stage_dir = Path(stage_dir)
     write_jsonl(stage_dir / "probes.jsonl", rows)
-    rates = {label: format_rate([r for r in rows if r["model"] == label]) for label in dict.fromkeys(r["model"] for r in rows)}
+    rates = {
+        label: format_rate([r for r in rows if r["model"] == label])
+        for label in dict.fromkeys(r["model"] for r in rows)
+    }
     card_path = stage_dir / "train_card.json"
     card = read_json(card_path, {})
     write_json(card_path, {**card, "probe_format_rate": rates})

@@ -1,4 +1,5 @@
 """Counts that describe a corpus file or folder, as ``python -m taiyi_utils.data inspect`` prints them."""
+
 from __future__ import annotations
 
 from pathlib import Path

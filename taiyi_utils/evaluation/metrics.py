@@ -1,4 +1,5 @@
 """Metrics over per-example counts: micro-F1 from summed (tp, fp, fn), accuracy, macro-F1, bootstrap CIs."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -29,18 +30,34 @@ def macro_f1(gold: list[set[str]], pred: list[set[str]], labels: list[str] | Non
             per_label[(label, "tp")] += label in g and label in p
             per_label[(label, "fp")] += label not in g and label in p
             per_label[(label, "fn")] += label in g and label not in p
-    scores = [prf(per_label[(l, "tp")], per_label[(l, "fp")], per_label[(l, "fn")])["f1"] for l in labels]
+    scores = [
+        prf(per_label[(label, "tp")], per_label[(label, "fp")], per_label[(label, "fn")])["f1"] for label in labels
+    ]
     return float(np.mean(scores)) if scores else 0.0
 
 
 def label_counts(gold: list[set[str]], pred: list[set[str]], labels: list[str]) -> np.ndarray:
     """(examples, labels, 3) array of per-label tp / fp / fn: what macro-F1 sums over."""
-    return np.array([[(l in g and l in p, l not in g and l in p, l in g and l not in p) for l in labels]
-                     for g, p in zip(gold, pred)], dtype=float).reshape(len(gold), len(labels), 3)
+    return np.array(
+        [
+            [
+                (label in g and label in p, label not in g and label in p, label in g and label not in p)
+                for label in labels
+            ]
+            for g, p in zip(gold, pred)
+        ],
+        dtype=float,
+    ).reshape(len(gold), len(labels), 3)
 
 
-def bootstrap_ci(data: list, metric: str, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                 labels: list[str] | None = None) -> tuple[float, float]:
+def bootstrap_ci(
+    data: list,
+    metric: str,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    labels: list[str] | None = None,
+) -> tuple[float, float]:
     """Percentile bootstrap interval over examples.
 
     ``data`` is booleans for ``accuracy``, (tp, fp, fn) per example for ``f1`` (micro), and

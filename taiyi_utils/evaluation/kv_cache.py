@@ -7,6 +7,7 @@ decode step writes into spare columns on the right, a new prompt is written into
 spare row, and dropping unused columns on the left or rows at the bottom moves the window.
 The cache is copied only when the buffers run out of columns or rows.
 """
+
 from __future__ import annotations
 
 from transformers import DynamicCache
@@ -29,9 +30,11 @@ class RoomyLayer(DynamicLayer):
         used, width = keys.shape[0], keys.shape[-2]
         layer = cls()
         layer.lazy_initialization(keys, values)
-        layer.buffers = [t.new_empty(max(rows, used), t.shape[1], left + width + room, t.shape[-1]) for t in (keys, values)]
+        layer.buffers = [
+            t.new_empty(max(rows, used), t.shape[1], left + width + room, t.shape[-1]) for t in (keys, values)
+        ]
         for buffer, tensor in zip(layer.buffers, (keys, values)):
-            buffer[:used, :, left:left + width] = tensor
+            buffer[:used, :, left : left + width] = tensor
         layer._window(used, left, left + width)
         return layer
 
@@ -41,7 +44,9 @@ class RoomyLayer(DynamicLayer):
 
     def _regrow(self, left: int, room: int, rows: int = 0) -> None:
         """Copy the window into new buffers with ``left`` spare columns before it and ``room`` after."""
-        grown = RoomyLayer.holding(self.keys, self.values, rows=max(rows, self.buffers[0].shape[0]), left=left, room=room)
+        grown = RoomyLayer.holding(
+            self.keys, self.values, rows=max(rows, self.buffers[0].shape[0]), left=left, room=room
+        )
         self.buffers = grown.buffers
         self._window(grown.used, grown.start, grown.end)
 
@@ -50,7 +55,7 @@ class RoomyLayer(DynamicLayer):
         if self.end + new > self.buffers[0].shape[-2]:
             self._regrow(self.room, max(self.room, new))
         for buffer, states in zip(self.buffers, (key_states, value_states)):
-            buffer[:self.used, :, self.end:self.end + new] = states
+            buffer[: self.used, :, self.end : self.end + new] = states
         self._window(self.used, self.start, self.end + new)
         return self.keys, self.values
 
@@ -63,18 +68,18 @@ class RoomyLayer(DynamicLayer):
             self._regrow(max(self.start, length - width + self.room), spare, rows=2 * row + 1)
         if length > width:
             for buffer in self.buffers:
-                buffer[:self.used, :, self.end - length:self.start] = 0
+                buffer[: self.used, :, self.end - length : self.start] = 0
             self._window(self.used, self.end - length, self.end)
         if row == self.used:
             self._window(row + 1, self.start, self.end)
         for buffer, states in zip(self.buffers, (keys, values)):
-            buffer[row, :, self.start:self.end - length] = 0
-            buffer[row, :, self.end - length:self.end] = states[0]
+            buffer[row, :, self.start : self.end - length] = 0
+            buffer[row, :, self.end - length : self.end] = states[0]
 
     def move(self, source: int, target: int) -> None:
         """Copy row ``source`` over row ``target``."""
         for buffer in self.buffers:
-            buffer[target, :, self.start:self.end] = buffer[source, :, self.start:self.end]
+            buffer[target, :, self.start : self.end] = buffer[source, :, self.start : self.end]
 
     def truncate(self, rows: int) -> None:
         """Keep the first ``rows`` rows."""

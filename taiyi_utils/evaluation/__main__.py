@@ -1,4 +1,4 @@
-"""``python -m taiyi_utils.eval score --task TASK --gold GOLD.jsonl --pred PRED.jsonl [--source SRC.jsonl] --json``.
+"""``python -m taiyi_utils.evaluation score --task TASK --gold GOLD.jsonl --pred PRED.jsonl [--source SRC.jsonl] --json``.
 
 Gold and prediction files hold ``{"id", "text"}`` lines with answer texts in the workbench's
 formats. The gold text is parsed by the same parser as the prediction, and every item is scored
@@ -10,6 +10,7 @@ labels / options the prompt offered. Without options they come from the gold: th
 lines (NER, RE), yes/no/maybe when the gold answer is one of those words, else the letters A-E
 (QA); classification then counts every predicted label.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,10 @@ def _gold_options(task: str, gold_texts: list[str]) -> list[set[str]]:
     if task in ("ner", "re"):
         return [{kv[0] for line in text.splitlines() if (kv := answers.key_value(line))} for text in gold_texts]
     if task == "qa":
-        return [set(tasks.YESNO) if not answers.parse_choice(text) and answers.parse_yesno(text) else set("ABCDE")
-                for text in gold_texts]
+        return [
+            set(tasks.YESNO) if not answers.parse_choice(text) and answers.parse_yesno(text) else set("ABCDE")
+            for text in gold_texts
+        ]
     return [set() for _ in gold_texts]  # any label counts: a label outside the gold set is a false positive
 
 
@@ -64,9 +67,15 @@ def score_files(task: str, gold_path: Path, pred_path: Path, source_path: Path |
         item = tasks.Item(frozenset(options), source.get("text"))
         row_task = "cls" if task == "multilabel" else task
         structure = tasks.get_task(row_task).parse(gold[key]["text"], item)
-        row = {"conversation_id": key, "record_id": key, "task": row_task, "language": "",
-               "conversation": [{"human": source.get("text", "")}], "options": sorted(options),
-               "gold": sorted(structure) if isinstance(structure, set) else structure}
+        row = {
+            "conversation_id": key,
+            "record_id": key,
+            "task": row_task,
+            "language": "",
+            "conversation": [{"human": source.get("text", "")}],
+            "options": sorted(options),
+            "gold": sorted(structure) if isinstance(structure, set) else structure,
+        }
         scored.append(score_row(row, pred[key]["text"]))
     metric = tasks.get_task(task).metric
     summary = summarize("", scored, metric)
@@ -74,7 +83,7 @@ def score_files(task: str, gold_path: Path, pred_path: Path, source_path: Path |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taiyi_utils.eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m taiyi_utils.evaluation", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("score", help="score answer texts against gold answer texts")
     cmd.add_argument("--task", required=True, choices=TASKS)

@@ -1,0 +1,262 @@
+"""Every setting of every pipeline step, with its one default: the single owner the notebooks, profiles
+and the runner defer to.
+
+A profile in ``params/`` is a delta over these defaults (``common:`` for what must agree across
+notebooks, such as the base model); the runner checks each section against its notebook's owner
+(types and value ranges) before anything runs. A notebook's ``parameters`` cell shows only the
+settings its reader is likely to change, with these same defaults (a test checks that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+
+
+class SettingError(ValueError):
+    """A setting outside its range; the message starts with the setting's name."""
+
+
+def _need(ok: bool, owner, name: str, rule: str) -> None:
+    if not ok:
+        raise SettingError(f"{name}: {getattr(owner, name)!r} {rule}")
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+@dataclass(kw_only=True)
+class ModelSettings:
+    """Which model answers or trains, and how it is loaded."""
+
+    base_model: str = "embedded:smollm2-135m"  # hub id, local folder, embedded:smollm2-135m, tiny:llama / tiny:qwen2
+    chat_format: str = "template"  # the model's chat template, or "taiyi" (<|endoftext|>-separated turns, Qwen base)
+    quantization: str = "auto"  # auto: NF4 4-bit (QLoRA) on CUDA, none on CPU; or nf4 / none
+    trust_remote_code: bool = False  # only for models that need it (Qwen-7B v1); read their code first
+
+    def __post_init__(self):
+        _need(self.quantization in ("auto", "nf4", "none"), self, "quantization", "must be auto, nf4 or none")
+        _need(self.chat_format in ("template", "taiyi"), self, "chat_format", "must be template or taiyi")
+
+
+@dataclass(kw_only=True)
+class CurationConfig:
+    """Notebook 01: which corpora make the stage mixtures and the evaluation suites, and the quality gates."""
+
+    data_root: str = ""  # empty: ../shared/data/raw, or a tiny built-in corpus when that is absent
+    sources_files: list[str] = field(default_factory=list)  # your own sources.yaml-style files (README)
+    suites_files: list[str] = field(default_factory=list)  # your own suites.yaml-style files
+    train_sources: dict[str, str] = field(
+        default_factory=lambda: {
+            "bc5cdr": "train",
+            "ncbi_disease": "train",
+            "chemprot_bc6": "train",
+            "cmeee": "dev-train",
+            "cmeie": "dev-train",
+            "kuake_qic": "train",
+            "hoc": "train",
+            "pubmedqa": "train",
+            "med_dialogue": "train",
+            "taiyi_example": "train",
+        }
+    )
+    eval_suites: list[str] = field(
+        default_factory=lambda: [
+            "BC5CDR-Chem",
+            "BC5CDR-Dise",
+            "NCBI-disease",
+            "CMeEE-dev",
+            "BC5CDR-RE",
+            "CMeIE-dev",
+            "HoC",
+            "HoC-sentences",
+            "KUAKE-QIC-dev",
+            "PubMedQA",
+            "MedQA-USMLE",
+            "MedQA-MCMLE",
+            "CNMLEQA",
+        ]
+    )
+    max_records_per_source: int = 20  # -1: all
+    eval_samples: int = 10  # records per suite; the paper's ablation used 200; -1: all
+    split_ner_by_type: bool = True  # Taiyi's decomposition: one prompt per entity type
+    cap_per_dataset: int = 10_000  # Taiyi capped most datasets at 10,000 instructions
+    caps: dict[str, int] = field(default_factory=dict)  # per "dataset" or "dataset:task"
+    replay_fraction: float = 1.0  # share of stage 1 replayed in stage 2 (Taiyi: all of it)
+    base_model: str = ModelSettings.base_model  # its tokenizer counts tokens for the length gate
+    max_tokens: int = 1024  # Taiyi trains at 1024 tokens
+    remove_overlap: bool = True
+    holdout: dict[str, int] = field(default_factory=dict)  # dev-only sources: records held out ({} = sources.yaml)
+    seed: int = 0
+
+    def __post_init__(self):
+        _need(0 <= self.replay_fraction <= 1, self, "replay_fraction", "must be in [0, 1]")
+        _need(isinstance(self.max_tokens, int) and self.max_tokens >= 1, self, "max_tokens", "must be >= 1")
+        for name in ("max_records_per_source", "eval_samples", "cap_per_dataset"):
+            _need(getattr(self, name) == -1 or getattr(self, name) >= 0, self, name, "must be >= 0 or -1 (all)")
+
+
+@dataclass(kw_only=True)
+class TrainConfig(ModelSettings):
+    """One SFT stage; defaults are Taiyi's (README of Taiyi1, Firefly's QLoRA recipe)."""
+
+    data: str = ""  # the stage mixture (JSON lines); set by the notebook
+    output_dir: str = ""  # set by the notebook
+    init_adapter: str = ""  # stage 2: stage 1's adapter folder (empty in notebook 03: this run's)
+    lora_r: int = 64
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target: str = "all-linear"
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "constant_with_warmup"
+    warmup_ratio: float = 0.1
+    epochs: float = 3.0  # Taiyi: 5 in stage 1 (STAGE_DEFAULTS), 3 in stage 2
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = 12  # per device
+    grad_accumulation: int = 2
+    max_length: int = 1024
+    max_grad_norm: float = 0.3
+    weight_decay: float = 0.0
+    padding_free: bool = True  # each batch as one row without padding or cross-example attention; False: padded
+    gradient_checkpointing: str = "auto"  # auto: on CUDA only; "true" / "false"
+    optim: str = "auto"  # auto: paged_adamw_32bit on CUDA, adamw_torch on CPU
+    logging_steps: int = 5
+    save_steps: int = 50
+    save_total_limit: int = 2
+    eval_steps: int = 50
+    eval_fraction: float = 0.05  # of the mixture held out for the eval loss, at most eval_max pairs
+    eval_max: int = 200
+    max_examples: int = -1  # -1: the whole mixture
+    resume: str = "auto"  # auto: the newest complete checkpoint made with these settings; never; or a path
+    merge: bool = False  # also export the base model with the adapter merged in
+    seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _need(_positive(self.learning_rate), self, "learning_rate", "must be a positive number")
+        for name in (
+            "batch_size",
+            "grad_accumulation",
+            "max_length",
+            "lora_r",
+            "logging_steps",
+            "save_steps",
+            "eval_steps",
+            "save_total_limit",
+        ):
+            _need(
+                isinstance(getattr(self, name), int) and getattr(self, name) >= 1, self, name, "must be an integer >= 1"
+            )
+        _need(_positive(self.lora_alpha), self, "lora_alpha", "must be a positive number")
+        for name in ("lora_dropout", "warmup_ratio", "eval_fraction"):
+            _need(0 <= getattr(self, name) < 1, self, name, "must be in [0, 1)")
+        _need(self.max_grad_norm >= 0 and math.isfinite(self.max_grad_norm), self, "max_grad_norm", "must be >= 0")
+        _need(
+            self.max_steps > 0 or _positive(self.epochs),
+            self,
+            "epochs",
+            f"trains nothing with max_steps {self.max_steps}: give epochs > 0 or max_steps > 0",
+        )
+        _need(
+            self.gradient_checkpointing in ("auto", "true", "false"),
+            self,
+            "gradient_checkpointing",
+            "must be auto, true or false",
+        )
+
+    @classmethod
+    def from_namespace(cls, namespace: dict, **fixed) -> TrainConfig:
+        """The settings a notebook defines (``globals()``: its parameters cell and papermill's injected
+        cell), plus ``fixed`` ones."""
+        return from_namespace(cls, namespace, **fixed)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingError(f"unknown training setting(s) {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+# Taiyi trains stage 1 for 5 epochs and stage 2 for 3: the one place a notebook's default differs from its owner's.
+STAGE_DEFAULTS = {"02_stage1_sft": {"epochs": 5.0}, "03_stage2_sft": {}}
+
+
+@dataclass(kw_only=True)
+class EvalConfig(ModelSettings):
+    """Notebook 04: which models answer which suites, how many records, how many rows decode together."""
+
+    adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
+    include_base: bool = True  # also score the base model (adapter switched off)
+    suites: list[str] = field(default_factory=list)  # empty: every suite curated in notebook 01
+    records_per_suite: int = -1  # -1: every curated record
+    batch_size: int = 64  # answers decoded together (bench/eval_throughput.py)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _need(
+            self.records_per_suite == -1 or self.records_per_suite >= 1,
+            self,
+            "records_per_suite",
+            "must be >= 1 or -1 (all)",
+        )
+        _need(isinstance(self.batch_size, int) and self.batch_size >= 1, self, "batch_size", "must be >= 1")
+
+
+@dataclass(kw_only=True)
+class CaseConfig(ModelSettings):
+    """Notebook 05: the case studies answered side by side, and the chat box."""
+
+    data_root: str = ""  # empty: ../shared/data/raw, or the tiny built-in corpus
+    adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
+    include_base: bool = True
+    cases: list[str] = field(default_factory=list)  # empty: every case in taiyi_utils/evaluation/cases.yaml
+    items_per_case: int = 2
+    max_turns: int = 3  # turns answered per multi-turn case
+    max_new_tokens: int = 160
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("items_per_case", "max_turns", "max_new_tokens", "batch_size"):
+            _need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, self, name, "must be >= 1")
+
+
+OWNERS = {
+    "01_curation": CurationConfig,
+    "02_stage1_sft": TrainConfig,
+    "03_stage2_sft": TrainConfig,
+    "04_eval": EvalConfig,
+    "05_case_studies": CaseConfig,
+}
+
+
+def from_namespace(cls, namespace: dict, **fixed):
+    """An owner built from the names a notebook defines, plus ``fixed`` ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{**{k: v for k, v in namespace.items() if k in names}, **fixed})
+
+
+def defaults(stem: str) -> dict:
+    """Every setting of a notebook's owner with its default (stage defaults applied)."""
+    owner = OWNERS[stem]
+    values = {
+        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        for f in dataclasses.fields(owner)
+    }
+    return {**values, **STAGE_DEFAULTS.get(stem, {})}
+
+
+def field_types(owner) -> dict[str, type | tuple]:
+    """Setting -> the Python type(s) its value must have (from the annotations)."""
+    hints = typing.get_type_hints(owner)
+    out = {}
+    for name, hint in hints.items():
+        origin = typing.get_origin(hint) or hint
+        out[name] = (int, float) if hint is float else origin
+    return out
