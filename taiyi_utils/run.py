@@ -39,6 +39,17 @@ from .paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
+
+class _CheckedParameters(logging.Filter):
+    """papermill warns about each setting a notebook's cell does not show; the runner has already checked
+    every one against its owner in settings.py, so the warning only adds noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
+logging.getLogger("papermill").addFilter(_CheckedParameters())
+
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PARAMS_DIR = REPO_ROOT / "params"
 OUTPUTS_DIR = REPO_ROOT / "outputs"

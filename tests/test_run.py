@@ -62,7 +62,9 @@ def test_smoke_run_writes_artifacts_and_manifest(smoke_run):
     assert all((run_dir / a).is_file() for e in manifest["notebooks"].values() for a in e["artifacts"])
     written = json.loads((run_dir / "manifest.json").read_text())
     assert written["params"]["01_curation"]["max_records_per_source"] == 20  # from params/smoke.yaml
-    assert written["params"]["01_curation"]["tokenizer"] == "embedded:smollm2-135m"  # the notebook default
+    assert written["params"]["01_curation"]["base_model"] == "tiny:llama"  # common: in params/smoke.yaml
+    assert written["params"]["02_stage1_sft"]["lora_r"] == 64  # the owner's default, recorded in full
+    assert "cpu-constraints.txt sha256" in written["versions"]
     assert {"torch", "transformers", "papermill"} <= set(written["versions"]) and written["git_revision"]
 
 
