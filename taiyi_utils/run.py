@@ -247,9 +247,16 @@ def _files(run_dir: Path) -> dict[str, list[int]]:
     return out
 
 
-def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict) -> dict[str, str]:
-    """What a notebook's result depends on; a completed notebook is reused only while all of these match."""
-    upstream = {s: manifest["notebooks"].get(s, {}).get("outputs_digest", "") for s in PIPELINE[: PIPELINE.index(stem)]}
+def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict, files: dict) -> dict[str, str]:
+    """What a notebook's result depends on; a completed notebook is reused only while all of these match.
+
+    ``upstream`` digests what the earlier notebooks wrote as it is on disk now (size and modification
+    time of each artifact), so a rerun upstream or a file edited by hand both count as a change.
+    """
+    upstream = {
+        s: _digest({f: files.get(f) for f in manifest["notebooks"].get(s, {}).get("artifacts", [])})
+        for s in PIPELINE[: PIPELINE.index(stem)]
+    }
     return {
         "params": _digest(params),
         "notebook": _file_digest([notebook]),
@@ -349,7 +356,7 @@ def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[st
     code = code_digest()
     for stem in selected:
         entry = manifest["notebooks"].get(stem, {})
-        inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest)
+        inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest, _files(run_dir))
         reason = "forced (--force)" if force else _changed(entry, inputs)
         if not reason:
             log.info("[%s] already completed for run %s with the same inputs; skipping", stem, run_dir.name)
@@ -432,7 +439,6 @@ def _execute(
         seconds=round(time.monotonic() - start, 1),
         artifacts=sorted(f for f, t in after.items() if before.get(f) != t),
     )
-    entry["outputs_digest"] = _digest({f: after[f] for f in entry["artifacts"]})
     problem = _save(manifest_path, manifest)
     if problem and entry["status"] == "completed":
         entry.update(status="failed", error=problem)

@@ -212,3 +212,19 @@ def test_every_owner_setting_can_be_set_from_a_profile(tmp_path):
     assert resolved["04_eval"]["trust_remote_code"] is True and resolved["02_stage1_sft"]["weight_decay"] == 0.1
     for stem in settings.OWNERS:
         assert set(settings.defaults(stem)) <= set(resolved[stem])
+
+
+def test_a_hand_edited_upstream_file_invalidates_the_notebooks_that_read_it(tmp_path):
+    run_dir = tmp_path / "r"
+    (run_dir / "data").mkdir(parents=True)
+    (run_dir / "data" / "stage1.jsonl").write_text('{"a": 1}\n')
+    manifest = {"notebooks": {"01_curation": {"status": "completed", "artifacts": ["data/stage1.jsonl"]}}}
+    notebook = runner.NOTEBOOK_DIR / "02_stage1_sft.ipynb"
+    before = runner._inputs("02_stage1_sft", {"x": 1}, notebook, "code", manifest, runner._files(run_dir))
+    entry = {"status": "completed", "inputs": before}
+    assert runner._changed(entry, before) == ""
+    (run_dir / "data" / "stage1.jsonl").write_text('{"a": 2, "edited": "by hand"}\n')
+    after = runner._inputs("02_stage1_sft", {"x": 1}, notebook, "code", manifest, runner._files(run_dir))
+    assert runner._changed(entry, after) == "changed: what earlier notebooks wrote"
+    other = runner._inputs("02_stage1_sft", {"x": 2}, notebook, "code", manifest, runner._files(run_dir))
+    assert runner._changed({"status": "completed", "inputs": after}, other) == "changed: its parameters"
