@@ -71,7 +71,9 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
     out.loc[label] = {c: round(out.loc[averaged, c].astype(float).mean(), 1) for c in [*models, *PAPER.values()]}
     out.attrs["paper_average"] = {PAPER[k]: v for k, v in PAPER_AVERAGE.items()}
     out.attrs["averaged"] = averaged
-    return out.astype(object).fillna("")
+    out = out.astype(object).fillna("")
+    out["n"] = [int(v) if v != "" else "" for v in out["n"]]  # the average row adds a blank, which made them floats
+    return out
 
 
 def reference_notes(suite_names: list[str]) -> pd.DataFrame:
