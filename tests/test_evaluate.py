@@ -65,55 +65,26 @@ def test_smoke_run_scores_every_suite_for_every_model_and_exports_html(smoke_run
     assert page.startswith("<html>") and "gold only" in page and "<h2>stage 2 · " in page
 
 
+def score_cli(task: str, gold, pred) -> dict:
+    """The score CLI as a user runs it, in its own process."""
+    command = [sys.executable, "-m", "taiyi_utils.evaluation", "score", "--task", task, "--gold", str(gold),
+               "--pred", str(pred), "--json"]  # fmt: skip
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
 def test_score_cli_matches_hand_computed_values(tmp_path):
     gold = ['{"id": "1", "text": "Result: a; b"}', '{"id": "2", "text": "Result: c"}']
     pred = ['{"id": "1", "text": "Result: b"}', '{"id": "2", "text": "Result: c; d"}']
     (tmp_path / "g.jsonl").write_text("\n".join(gold) + "\n")
     (tmp_path / "p.jsonl").write_text("\n".join(pred) + "\n")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "taiyi_utils.evaluation",
-            "score",
-            "--task",
-            "multilabel",
-            "--gold",
-            str(tmp_path / "g.jsonl"),
-            "--pred",
-            str(tmp_path / "p.jsonl"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
     # tp=2 (b, c), fp=1 (d), fn=1 (a): P = R = F1 = 2/3
-    result = json.loads(out)
+    result = score_cli("multilabel", tmp_path / "g.jsonl", tmp_path / "p.jsonl")
     assert result["n"] == 2 and result["precision"] == pytest.approx(2 / 3) and result["f1"] == pytest.approx(2 / 3)
     qa_gold = tmp_path / "qg.jsonl"
     qa_gold.write_text('{"id": "1", "text": "Answer: B. x"}\n{"id": "2", "text": "Answer: yes"}\n')
     qa_pred = tmp_path / "qp.jsonl"
     qa_pred.write_text('{"id": "1", "text": "Answer: B"}\n{"id": "2", "text": "Answer: no"}\n')
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "taiyi_utils.evaluation",
-            "score",
-            "--task",
-            "qa",
-            "--gold",
-            str(qa_gold),
-            "--pred",
-            str(qa_pred),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result = json.loads(out)
+    result = score_cli("qa", qa_gold, qa_pred)
     assert (result["n"], result["accuracy"], result["metric"]) == (2, 0.5, "accuracy")
 
 
