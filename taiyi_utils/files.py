@@ -53,11 +53,13 @@ def read_json(path: str | Path, missing=None):
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else missing
 
 
-def content_digest(path: str | Path) -> str:
-    """Digest of a file's bytes, or of every file under a folder (names and bytes): what an artifact *is*."""
+def content_digest(path: str | Path, suffixes: tuple[str, ...] = ()) -> str:
+    """Digest of a file's bytes, or of every file under a folder (names and bytes): what an artifact *is*.
+    ``suffixes`` keeps only files with those endings (source code, not its ``__pycache__``)."""
     path = Path(path)
     sha = hashlib.sha256()
-    for file in sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()):
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for file in sorted(f for f in files if not suffixes or f.suffix in suffixes):
         sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0" + file.read_bytes())
     return sha.hexdigest()[:16]
 

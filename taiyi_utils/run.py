@@ -34,7 +34,7 @@ import papermill as pm
 import yaml
 
 from . import settings
-from .files import read_json, write_json
+from .files import content_digest, read_json, write_json
 from .paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ def resolve_params(path: Path, profile: dict, notebooks: dict[str, Path]) -> dic
         types.update(settings.field_types(owner))
         declared = set(types) - set(INJECTED)
         declared_anywhere |= declared
-        params = {**settings.defaults(stem), **{k: v for k, v in cell.items() if k not in settings.defaults(stem)}}
+        owned = settings.defaults(stem)
+        params = {**owned, **{k: v for k, v in cell.items() if k not in owned}}
         params.update({k: v for k, v in common.items() if k in declared})
         for key, value in (profile.get(stem) or {}).items():
             if key not in declared:
@@ -220,16 +221,8 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _file_digest(paths) -> str:
-    """Content digest of files (sorted by path), for the notebook and the package code."""
-    sha = hashlib.sha256()
-    for path in sorted(paths):
-        sha.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
-    return sha.hexdigest()[:16]
-
-
 def code_digest() -> str:
-    return _file_digest(p for p in (REPO_ROOT / "taiyi_utils").rglob("*") if p.suffix in (".py", ".yaml"))
+    return content_digest(REPO_ROOT / "taiyi_utils", (".py", ".yaml"))
 
 
 def _files(run_dir: Path) -> dict[str, list[int]]:
@@ -259,7 +252,7 @@ def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict, 
     }
     return {
         "params": _digest(params),
-        "notebook": _file_digest([notebook]),
+        "notebook": content_digest(notebook),
         "code": code,
         "upstream": _digest(upstream),
     }
@@ -337,10 +330,10 @@ def run(
     except OSError as err:
         raise RunError(f"cannot create the run folder {run_dir}: {err.strerror or err}") from None
     with _Lock(run_dir):
-        return _run(path, raw, params, notebooks, selected, run_dir, force)
+        return _run(path, params, notebooks, selected, run_dir, force)
 
 
-def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[str], run_dir: Path, force: bool) -> dict:
+def _run(path: Path, params: dict, notebooks: dict, selected: list[str], run_dir: Path, force: bool) -> dict:
     manifest_path = run_dir / "manifest.json"
     manifest = read_json(manifest_path, {"notebooks": {}})
     manifest.update(
@@ -348,7 +341,7 @@ def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[st
         profile_path=str(path),
         run_id=run_dir.name,
         params=params,
-        seed=(raw.get("common") or {}).get("seed", params.get("01_curation", {}).get("seed")),
+        seed=params.get("01_curation", {}).get("seed"),  # common: reaches every notebook's seed
         versions=_versions(),
         git_revision=_git_revision(),
     )
@@ -356,14 +349,15 @@ def _run(path: Path, raw: dict, params: dict, notebooks: dict, selected: list[st
     code = code_digest()
     for stem in selected:
         entry = manifest["notebooks"].get(stem, {})
-        inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest, _files(run_dir))
+        files = _files(run_dir)
+        inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest, files)
         reason = "forced (--force)" if force else _changed(entry, inputs)
         if not reason:
             log.info("[%s] already completed for run %s with the same inputs; skipping", stem, run_dir.name)
             continue
         if entry:
             log.info("[%s] running again: %s", stem, reason)
-        entry = _execute(stem, notebooks[stem], params[stem], path.stem, run_dir, manifest, inputs)
+        entry = _execute(stem, notebooks[stem], params[stem], path.stem, run_dir, manifest, inputs, files)
         if entry["status"] != "completed":
             log.error(
                 "[%s] %s: %s\n  see the executed notebook: %s",
@@ -394,11 +388,11 @@ def _kernel_manager():
 
 
 def _execute(
-    stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict, inputs: dict
+    stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict, inputs: dict, before: dict
 ) -> dict:
-    """Run one notebook with papermill; its entry ends completed, failed or interrupted, with the reason."""
+    """Run one notebook with papermill; its entry ends completed, failed or interrupted, with the reason.
+    ``before`` lists the run folder's files beforehand: what changed are the notebook's artifacts."""
     manifest_path = run_dir / "manifest.json"
-    before = _files(run_dir)
     output = run_dir / "notebooks" / f"{stem}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     entry = {"status": "running", "started": _now(), "inputs": inputs, "output_notebook": str(output)}

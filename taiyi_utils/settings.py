@@ -237,7 +237,8 @@ OWNERS = {
 
 
 def from_namespace(cls, namespace: dict, **fixed):
-    """An owner built from the names a notebook defines, plus ``fixed`` ones."""
+    """An owner built from the names a notebook defines (``globals()``: its parameters cell and papermill's
+    injected cell), plus ``fixed`` ones."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{**{k: v for k, v in namespace.items() if k in names}, **fixed})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import yaml
@@ -54,6 +54,17 @@ class Context:
     split_ner_by_type: bool
     relation_candidates: int
     inventory: dict[str, list[str]]  # entity types, relation types and labels seen in the records
+
+    @cached_property
+    def label_names(self) -> dict[str, str]:
+        """Corpus label -> the name prompts and answers show: the source's ``labels:`` (all of them, so a small
+        sample still lists every option), then any other label seen, as itself."""
+        return {**self.source.labels, **{x: x for x in self.inventory["labels"] if x not in self.source.labels}}
+
+    @cached_property
+    def label_options(self) -> list[str]:
+        """The label names a classification or text-pair prompt offers, once each."""
+        return list(dict.fromkeys(self.label_names.values()))
 
     @property
     def lang(self) -> str:
@@ -119,30 +130,18 @@ def _title(doc: Document, ctx: Context) -> Iterator[Item]:
         yield "", [(ctx.fill("title", text=abstract), doc.title)], doc.title, []
 
 
-def _label_names(ctx: Context) -> dict[str, str]:
-    """Corpus label -> the name prompts and answers show: a source's ``labels:`` (all of them, so a small
-    sample still lists every option), then any other label seen, as itself."""
-    return {
-        **ctx.source.labels,
-        **{label: label for label in ctx.inventory["labels"] if label not in ctx.source.labels},
-    }
-
-
 def _cls(rec: Classification, ctx: Context) -> Iterator[Item]:
-    names = _label_names(ctx)
-    labels = list(dict.fromkeys(names.values()))
-    gold = [names.get(label, label) for label in rec.labels]
+    gold = [ctx.label_names.get(label, label) for label in rec.labels]
     name = "multilabel" if rec.multi_label else "cls"
-    prompt = ctx.fill(name, labels=JOIN[ctx.lang].join(labels), text=rec.text)
-    yield "", [(prompt, answers.format_labels(gold, ctx.lang))], sorted(set(gold)), labels
+    prompt = ctx.fill(name, labels=JOIN[ctx.lang].join(ctx.label_options), text=rec.text)
+    yield "", [(prompt, answers.format_labels(gold, ctx.lang))], sorted(set(gold)), ctx.label_options
 
 
 def _textpair(rec: TextPair, ctx: Context) -> Iterator[Item]:
-    names = _label_names(ctx)
-    labels = list(dict.fromkeys(names.values()))
-    gold = names.get(rec.label, rec.label)
-    prompt = ctx.fill("textpair", labels=JOIN[ctx.lang].join(labels), text_1=rec.text_1, text_2=rec.text_2)
-    yield "", [(prompt, answers.format_labels([gold], ctx.lang))], [gold], labels
+    gold = ctx.label_names.get(rec.label, rec.label)
+    labels = JOIN[ctx.lang].join(ctx.label_options)
+    prompt = ctx.fill("textpair", labels=labels, text_1=rec.text_1, text_2=rec.text_2)
+    yield "", [(prompt, answers.format_labels([gold], ctx.lang))], [gold], ctx.label_options
 
 
 def _cdee(doc: Document, ctx: Context) -> Iterator[Item]:

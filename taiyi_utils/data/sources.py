@@ -54,7 +54,6 @@ class Source:
         return sorted(self.files) + held
 
 
-@cache
 def load_sources(files: tuple[str, ...] = ()) -> dict[str, Source]:
     """The shipped sources with those of the user's ``files`` (same schema) merged over them."""
     return _sources(files)[0]

@@ -26,15 +26,14 @@ from .score import score_row
 TASKS = ("ner", "re", "cls", "multilabel", "qa")
 
 
-def read_answers(path: Path, keys: tuple[str, ...] = ("text",)) -> dict[str, dict]:
+def read_answers(path: Path) -> dict[str, dict]:
     """``id -> line`` for a JSON-lines file; a repeated id is an error naming it and both lines."""
     found, lines = {}, {}
     for lineno, row in iter_jsonl(path):
         key = str(field(row, "id", path, lineno))
         if key in found:
             raise FormatError(path, lineno, f"duplicate id {key!r} (first on line {lines[key]})")
-        for name in keys:
-            field(row, name, path, lineno, str)
+        field(row, "text", path, lineno, str)
         found[key], lines[key] = row, lineno
     return found
 

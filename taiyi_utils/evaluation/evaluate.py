@@ -180,17 +180,10 @@ def evaluate(
     outputs = predict(model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label)
     summaries, scored_rows = [], []
     for suite in suites:
-        scored = [
-            {
-                **score_row(r, outputs[item_key(r)]["output"]),
-                "cut": outputs[item_key(r)].get("cut", False),
-                "model": label,
-            }
-            for r in rows
-            if r["suite"] == suite
-        ]
-        metric = suite_metric(suite, [r for r in rows if r["suite"] == suite])
-        summaries.append({"model": label, **summarize(suite, scored, metric)})
+        suite_rows = [r for r in rows if r["suite"] == suite]
+        answers = [outputs[item_key(r)] for r in suite_rows]
+        scored = [{**score_row(r, a["output"]), "cut": a["cut"], "model": label} for r, a in zip(suite_rows, answers)]
+        summaries.append({"model": label, **summarize(suite, scored, suite_metric(suite, suite_rows))})
         scored_rows += scored
     return summaries, scored_rows
 

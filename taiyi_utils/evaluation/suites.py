@@ -79,7 +79,6 @@ def _suite(name: str, spec: dict, sources: dict[str, Source]) -> Suite:
     return Suite(name=name, reference=references, **spec)
 
 
-@cache
 def load_suites(files: tuple[str, ...] = (), source_files: tuple[str, ...] = ()) -> dict[str, Suite]:
     """The shipped suites with the user's ``files`` merged over them; sources from ``source_files`` too."""
     return _suites(files, source_files)[0]

@@ -73,8 +73,6 @@ FORMATS = {
     )
 }
 
-FOLDER_FORMATS = ("ddi_xml",)  # formats whose reader takes a folder
-
 __all__ = ["FORMATS", "FormatError", "detect", "field", "iter_jsonl", "read"]
 
 
@@ -110,7 +108,7 @@ def read(path: str | Path, format: str = "auto", **options) -> list[Record]:
         raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    if path.is_dir() and name not in FOLDER_FORMATS:
+    if path.is_dir() and not getattr(FORMATS[name], "READS_FOLDERS", False):
         raise FormatError(
             path,
             "path",

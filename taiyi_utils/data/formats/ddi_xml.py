@@ -14,6 +14,7 @@ from ..records import Document, Entity, Relation
 from ._base import FormatError, Peek
 
 NAME = "ddi_xml"
+READS_FOLDERS = True  # a folder of DDI-2013 XML documents reads as one corpus
 
 
 def _files(path: Path) -> list[Path]:
