@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from taiyi_utils.evaluation import metrics
@@ -41,10 +42,10 @@ def test_macro_f1_by_hand():
 def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_data():
     small = [True, False] * 10
     large = [True, False] * 500
-    lo_s, hi_s = metrics.bootstrap_ci(small, "accuracy")
-    lo_l, hi_l = metrics.bootstrap_ci(large, "accuracy")
+    lo_s, hi_s = metrics.bootstrap_ci(metrics.item_statistics([{"correct": c} for c in small], "accuracy"), "accuracy")
+    lo_l, hi_l = metrics.bootstrap_ci(metrics.item_statistics([{"correct": c} for c in large], "accuracy"), "accuracy")
     assert lo_s < 0.5 < hi_s and lo_l < 0.5 < hi_l and (hi_l - lo_l) < (hi_s - lo_s) / 3
-    assert metrics.bootstrap_ci([(1, 0, 0)] * 5, "f1") == (1.0, 1.0)
+    assert metrics.bootstrap_ci(np.array([(1, 0, 0)] * 5), "micro_f1") == (1.0, 1.0)
 
 
 def test_ner_scoring_and_error_categories():

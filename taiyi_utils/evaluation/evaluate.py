@@ -22,21 +22,26 @@ from .. import tasks
 from ..files import content_digest
 from ..settings import EvalConfig
 from .generate import generate
-from .metrics import bootstrap_ci, macro_f1, micro
+from .metrics import bootstrap_ci, by_record, item_statistics, macro_f1, micro, suite_labels, wilson
 from .score import score_row
 from .suites import load_suites
 
 LIMIT_SLACK = 8  # tokens beyond the longest gold answer: room for a closing word, not for a second answer
 
 
-def answer_limits(rows: list[dict], tokenizer) -> dict[str, int]:
-    """Max new tokens per suite: its longest gold answer under ``tokenizer`` plus ``LIMIT_SLACK``."""
+def gold_lengths(rows: list[dict], tokenizer) -> list[int]:
+    """Each row's gold answer in tokens of ``tokenizer``."""
     golds = [r["conversation"][0]["assistant"] for r in rows]
-    lengths = [len(ids) for ids in tokenizer(golds, add_special_tokens=False)["input_ids"]] if golds else []
+    return [len(ids) for ids in tokenizer(golds, add_special_tokens=False)["input_ids"]] if golds else []
+
+
+def answer_limits(rows: list[dict], tokenizer, cap: int = -1) -> dict[str, int]:
+    """Max new tokens per suite: its longest gold answer under ``tokenizer`` plus ``LIMIT_SLACK``, at most
+    ``cap`` when one is set (-1: none)."""
     limits: dict[str, int] = {}
-    for row, length in zip(rows, lengths):
+    for row, length in zip(rows, gold_lengths(rows, tokenizer)):
         limits[row.get("suite", "")] = max(limits.get(row.get("suite", ""), 0), length + LIMIT_SLACK)
-    return limits
+    return {suite: min(limit, cap) if cap > 0 else limit for suite, limit in limits.items()}
 
 
 def _read_cache(path: Path) -> dict[str, dict]:
@@ -70,6 +75,7 @@ def model_identity(base_model: str, adapter: str | None, model, chat_format: str
         "chat_format": chat_format,
         "dtype": str(getattr(model, "dtype", "")),
         "4bit": bool(getattr(model, "is_loaded_in_4bit", False)),
+        "backend": getattr(model, "backend", "transformers"),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -83,15 +89,17 @@ def predict(
     chat_format: str = "template",
     batch_size: int = 64,
     label: str = "",
+    cap: int = -1,
 ) -> dict[str, dict]:
     """``{"output", "cut"}`` for ``rows`` by ``item_key``, generating only what ``cache`` lacks.
 
-    ``cut`` is true when the answer stopped at its suite's token limit (see ``answer_limits``).
+    ``cut`` is true when the answer stopped at its suite's token limit (see ``answer_limits``; ``cap``
+    bounds every limit).
     """
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
-    limits = answer_limits(rows, tokenizer)
+    limits = answer_limits(rows, tokenizer, cap)
     keys = {item_key(r): _request_key(r, limits[r.get("suite", "")]) for r in rows}
     todo = [r for r in rows if keys[item_key(r)] not in done]
     budget = [limits[r.get("suite", "")] for r in todo]
@@ -118,10 +126,12 @@ def predict(
 
 
 def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 1000, seed: int = 0) -> dict:
-    """``metric`` (the suite's score) with a 95% bootstrap interval, plus P/R/F1, macro-F1 or accuracy, format rate.
+    """``metric`` (the suite's score) with a 95% interval, plus P/R/F1, macro-F1 or accuracy, format and cut rates.
 
-    Macro-F1 averages per-label F1 over every label the prompts offered (BLURB's HoC score,
-    PromptCBLUE's KUAKE-QIC score), so a label never predicted nor present still counts as 0.
+    Accuracies get a Wilson interval; F1 scores a percentile bootstrap over records (a record's
+    prompts, such as one per entity type, are drawn together). Macro-F1 averages per-label F1 over
+    every label the prompts offered (BLURB's HoC score, PromptCBLUE's KUAKE-QIC score), so a label
+    never predicted nor present still counts as 0.
     """
     summary = {
         "suite": suite,
@@ -131,23 +141,27 @@ def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 10
         "format_rate": sum(s["format_ok"] for s in scored) / len(scored) if scored else 0.0,
         "cut_rate": sum(s.get("cut", False) for s in scored) / len(scored) if scored else 0.0,
     }
+    labels = suite_labels(scored)
     if "correct" in (scored[0] if scored else {}):
-        correct = [bool(s["correct"]) for s in scored]
-        summary["accuracy"] = sum(correct) / len(correct)
-        low, high = bootstrap_ci(correct, "accuracy", n_resamples, seed)
+        correct = sum(bool(s["correct"]) for s in scored)
+        summary["accuracy"] = correct / len(scored)
+        low, high = wilson(correct, len(scored))
     else:
-        counts = [s["counts"] for s in scored]
-        summary.update({k: v for k, v in micro(counts).items() if k in ("precision", "recall", "f1", "tp", "fp", "fn")})
+        summary.update(
+            {
+                k: v
+                for k, v in micro([s["counts"] for s in scored]).items()
+                if k in ("precision", "recall", "f1", "tp", "fp", "fn")
+            }
+        )
         summary["micro_f1"] = summary["f1"]
-        low, high = bootstrap_ci(counts, "f1", n_resamples, seed)
-        if scored and scored[0]["task"] in ("cls", "norm"):
-            labels = sorted(set().union(*(s.get("options") or () for s in scored))) or None
-            gold, pred = [set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored]
-            summary["macro_f1"] = macro_f1(gold, pred, labels)
-            if metric == "macro_f1":
-                low, high = bootstrap_ci(list(zip(gold, pred)), "macro_f1", n_resamples, seed, labels=labels)
+        if labels:
+            summary["macro_f1"] = macro_f1([set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored], labels)
     if metric not in summary:
         raise ValueError(f"suite {suite!r}: metric {metric!r} does not apply to {scored[0]['task']!r} items")
+    if metric != "accuracy":
+        _, per_record = by_record(item_statistics(scored, metric, labels), [s["record_id"] for s in scored])
+        low, high = bootstrap_ci(per_record, metric, n_resamples, seed)
     summary.update(score=summary[metric], ci_low=low, ci_high=high)
     return summary
 
@@ -170,20 +184,32 @@ def evaluate(
     identity: str,
     chat_format: str = "template",
     batch_size: int = 64,
+    cap: int = -1,
 ) -> tuple[list[dict], list[dict]]:
     """(suite summaries, scored rows) for one model over every suite; rows carry ``model``.
+
+    Each summary gives the suite's ``answer_limit`` and, when ``cap`` shortened it, how many gold answers are
+    longer than the limit (``gold_over_limit``: no model could give those in full).
 
     ``identity`` (``model_identity``) names the answer cache, so answers of another model are never reused.
     """
     rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
     cache = Path(out_dir) / "cache" / f"{label.replace(' ', '_')}-{identity}.jsonl"
-    outputs = predict(model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label)
+    outputs = predict(
+        model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label, cap=cap
+    )
+    limits = answer_limits(rows, tokenizer, cap)
+    over = {suite: 0 for suite in suites}
+    for row, length in zip(rows, gold_lengths(rows, tokenizer)):
+        over[row["suite"]] += length > limits[row["suite"]]
     summaries, scored_rows = [], []
     for suite in suites:
         suite_rows = [r for r in rows if r["suite"] == suite]
         answers = [outputs[item_key(r)] for r in suite_rows]
         scored = [{**score_row(r, a["output"]), "cut": a["cut"], "model": label} for r, a in zip(suite_rows, answers)]
-        summaries.append({"model": label, **summarize(suite, scored, suite_metric(suite, suite_rows))})
+        summary = summarize(suite, scored, suite_metric(suite, suite_rows))
+        summary.update(answer_limit=limits.get(suite, 0), gold_over_limit=over[suite])
+        summaries.append({"model": label, **summary})
         scored_rows += scored
     return summaries, scored_rows
 
@@ -192,15 +218,23 @@ def load_eval_rows(eval_dir: str | Path, suites: list[str] | None = None, record
     """Curated evaluation items per suite; ``records`` keeps the first N records (all their prompts)."""
     from ..files import read_jsonl
 
+    if not Path(eval_dir).is_dir():
+        raise FileNotFoundError(f"{eval_dir}: no curated suites; run notebook 01 (curation) for this run folder first")
     found = {p.stem: p for p in sorted(Path(eval_dir).glob("*.jsonl"))}
     unknown = [s for s in suites or [] if s not in found]
     if unknown:
         raise KeyError(f"no curated items for suite(s) {unknown} in {eval_dir}; have {', '.join(found)}")
+    return first_records({suite: read_jsonl(found[suite]) for suite in suites or list(found)}, records)
+
+
+def first_records(suites: dict[str, list[dict]], records: int) -> dict[str, list[dict]]:
+    """Each suite's items of its first ``records`` records (-1: all); curation wrote records in random order."""
+    if records < 0:
+        return suites
     chosen = {}
-    for suite in suites or list(found):
-        rows = read_jsonl(found[suite])
-        keep = list(dict.fromkeys(r["record_id"] for r in rows))[:records] if records >= 0 else None
-        chosen[suite] = [r for r in rows if keep is None or r["record_id"] in keep]
+    for suite, rows in suites.items():
+        keep = set(list(dict.fromkeys(r["record_id"] for r in rows))[:records])
+        chosen[suite] = [r for r in rows if r["record_id"] in keep]
     return chosen
 
 
@@ -213,11 +247,11 @@ def evaluate_models(
     config: EvalConfig, suites: dict[str, list[dict]], out_dir: str | Path
 ) -> tuple[list[dict], list[dict]]:
     """Base model (adapter switched off) and each of ``config.adapters`` on one loaded base; merged models
-    load as a base."""
+    load as a base. A model with fewer records (``config.records_per_model``) answers the first ones."""
     from .. import model as models
 
     tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
-    model = models.load_with_adapters(config.base_model, config.adapters, config.quantization, config.trust_remote_code)
+    model = models.load_for_answering(config, config.adapters)
     summaries, rows = [], []
     for label in (["base"] if config.include_base else []) + list(config.adapters):
         identity = model_identity(config.base_model, config.adapters.get(label), model, config.chat_format)
@@ -225,12 +259,13 @@ def evaluate_models(
             s, r = evaluate(
                 model,
                 tokenizer,
-                suites,
+                first_records(suites, config.records_for(label)),
                 out_dir,
                 label,
                 identity=identity,
                 chat_format=config.chat_format,
                 batch_size=config.batch_size,
+                cap=config.max_new_tokens,
             )
         summaries += s
         rows += r

@@ -1,7 +1,9 @@
-"""Metrics over per-example counts: micro-F1 from summed (tp, fp, fn), accuracy, macro-F1, bootstrap CIs."""
+"""Metrics over per-example counts: micro-F1 from summed (tp, fp, fn), accuracy, macro-F1; bootstrap, paired
+bootstrap and Wilson intervals."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -50,35 +52,88 @@ def label_counts(gold: list[set[str]], pred: list[set[str]], labels: list[str]) 
     ).reshape(len(gold), len(labels), 3)
 
 
-def bootstrap_ci(
-    data: list,
-    metric: str,
-    n_resamples: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-    labels: list[str] | None = None,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval over examples.
+def suite_labels(scored: list[dict]) -> list[str]:
+    """The labels a classification or normalisation suite's prompts offered (macro-F1 averages over them)."""
+    if not scored or scored[0]["task"] not in ("cls", "norm"):
+        return []
+    offered = set().union(*(s.get("options") or () for s in scored))
+    return sorted(offered or set().union(*(s["gold"] for s in scored), *(s["pred"] for s in scored)))
 
-    ``data`` is booleans for ``accuracy``, (tp, fp, fn) per example for ``f1`` (micro), and
-    (gold set, predicted set) per example for ``macro_f1`` over ``labels``.
-    """
-    if not data:
-        return (0.0, 0.0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(data), size=(n_resamples, len(data)))
+
+def item_statistics(scored: list[dict], metric: str, labels: list[str] | None = None) -> np.ndarray:
+    """Per scored item, the sums its suite's ``metric`` is computed from (``metric_of`` turns their total
+    into the score): (correct, 1) for accuracy, (tp, fp, fn) for micro-F1, per-label (tp, fp, fn) for
+    macro-F1 over ``labels``."""
     if metric == "accuracy":
-        values = np.asarray(data, dtype=float)[idx].mean(axis=1)
-    else:
-        if metric == "macro_f1":
-            gold, pred = zip(*data)
-            labels = labels or sorted(set().union(*gold, *pred))
-            counts = label_counts(list(gold), list(pred), labels)[idx].sum(axis=1)  # (resamples, labels, 3)
-        else:
-            counts = np.asarray(data, dtype=float)[idx].sum(axis=1)  # (resamples, 3)
-        tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
-        values = f1.mean(axis=-1) if metric == "macro_f1" else f1
+        return np.array([(bool(s["correct"]), 1) for s in scored], dtype=float).reshape(-1, 2)
+    if metric == "macro_f1":
+        return label_counts([set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored], labels or [])
+    return np.asarray([s["counts"] for s in scored], dtype=float).reshape(-1, 3)
+
+
+def metric_of(total: np.ndarray, metric: str) -> np.ndarray:
+    """The metric of summed statistics; leading axes (resamples) are kept."""
+    if metric == "accuracy":
+        return total[..., 0] / np.maximum(total[..., 1], 1)
+    tp, fp, fn = total[..., 0], total[..., 1], total[..., 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+    return f1.mean(axis=-1) if metric == "macro_f1" else f1
+
+
+def by_record(stats: np.ndarray, record_ids: list[str]) -> tuple[list[str], np.ndarray]:
+    """Statistics summed per record (a record's prompts, e.g. one per entity type, are resampled together)."""
+    order = list(dict.fromkeys(record_ids))
+    index = {r: i for i, r in enumerate(order)}
+    total = np.zeros((len(order), *stats.shape[1:]))
+    np.add.at(total, [index[r] for r in record_ids], stats)
+    return order, total
+
+
+def resamples(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Row indices of ``n_resamples`` draws of ``n`` rows with replacement."""
+    return rng.integers(0, n, size=(n_resamples, n))
+
+
+def bootstrap_ci(
+    stats: np.ndarray, metric: str, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric`` over the rows of ``stats`` (records or items)."""
+    if not len(stats):
+        return (0.0, 0.0)
+    idx = resamples(len(stats), n_resamples, np.random.default_rng(seed))
+    return _percentiles(metric_of(stats[idx].sum(axis=1), metric), level)
+
+
+def paired_bootstrap(
+    pairs: list[tuple[np.ndarray, np.ndarray, str]], n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """(b - a, low, high): the mean over suites of ``metric(b) - metric(a)`` with a paired percentile interval.
+
+    Each pair holds two models' statistics on the same records, row for row, and the suite's metric;
+    a resample draws one set of records per suite and scores both models on it, so the interval
+    reflects only how the two differ on shared items, not how hard the items are.
+    """
+    rng = np.random.default_rng(seed)
+    diff, draws = 0.0, np.zeros(n_resamples)
+    for a, b, metric in pairs:
+        idx = resamples(len(a), n_resamples, rng)
+        diff += float(metric_of(b.sum(axis=0), metric) - metric_of(a.sum(axis=0), metric))
+        draws += metric_of(b[idx].sum(axis=1), metric) - metric_of(a[idx].sum(axis=1), metric)
+    low, high = _percentiles(draws / len(pairs), level)
+    return diff / len(pairs), low, high
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
     low, high = np.percentile(values, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(low), float(high)
+
+
+def wilson(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of an accuracy (95% by default): sensible at 0 or n correct, unlike the bootstrap's."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

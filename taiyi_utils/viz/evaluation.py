@@ -135,6 +135,102 @@ def comparison_bar(summaries: list[dict]) -> go.Figure:
     )
 
 
+def difference_plot(rows: list[dict]) -> go.Figure:
+    """Each model's difference from the baseline per suite (points, percentage points) with the paired 95%
+    interval; the zero line is "no effect", and an interval clear of it is a difference the slice supports."""
+    table = pd.DataFrame(rows)
+    fig = go.Figure()
+    for model, part in table.groupby("b", sort=False):
+        fig.add_scatter(
+            name=f"{model} - {part['a'].iloc[0]}",
+            y=[f"{s} (n={n})" for s, n in zip(part["suite"], part["n"])],
+            x=part["diff"] * 100,
+            mode="markers",
+            marker=dict(size=9, symbol=["diamond" if s == "average" else "circle" for s in part["suite"]]),
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=(part["ci_high"] - part["diff"]) * 100,
+                arrayminus=(part["diff"] - part["ci_low"]) * 100,
+            ),
+        )
+    fig.add_vline(x=0, line_dash="dash", line_color="grey")
+    return fig.update_layout(
+        title="Difference from the base model per suite (points) with paired 95% bootstrap intervals",
+        xaxis_title="difference in the suite's metric (percentage points)",
+        height=140 + 28 * table["suite"].nunique(),
+        yaxis=dict(autorange="reversed"),
+        legend=dict(orientation="h", y=-0.2),
+    )
+
+
+def difference_verdict(rows: list[dict]) -> str:
+    """One line per compared model: where its interval lies above zero, below it, or spans it."""
+    lines = []
+    for model, part in pd.DataFrame(rows).groupby("b", sort=False):
+        suites = part[part["suite"] != "average"]
+        above = list(suites.loc[suites["ci_low"] > 0, "suite"])
+        below = list(suites.loc[suites["ci_high"] < 0, "suite"])
+        average = part[part["suite"] == "average"]
+        mean = (
+            f"average {100 * average['diff'].iloc[0]:+.1f} points "
+            f"[{100 * average['ci_low'].iloc[0]:+.1f}, {100 * average['ci_high'].iloc[0]:+.1f}]"
+            if len(average)
+            else "no average"
+        )
+        lines.append(
+            f"{model} vs {part['a'].iloc[0]}: {mean}; above on {len(above)} of {len(suites)} suites"
+            f" ({', '.join(above) or 'none'}), below on {len(below)} ({', '.join(below) or 'none'})"
+        )
+    return "\n".join(lines)
+
+
+def walk_through(scored: list[dict], model: str) -> pd.DataFrame:
+    """One prediction of ``model`` from raw output to parsed structure, per-item score and error categories.
+
+    Picks an item that shows the most steps: in the expected format, with a hit and an error if any has both.
+    """
+    mine = [r for r in scored if r["model"] == model]
+    if not mine:
+        raise KeyError(f"no scored items for model {model!r}")
+
+    def shows(r):
+        hits = r["counts"][0] if "counts" in r else r["correct"]
+        return (r["format_ok"], bool(hits), bool([e for e in r["errors"] if e["category"] != "exact"]))
+
+    row = max(mine, key=shows)
+    if "counts" in row:
+        tp, fp, fn = row["counts"]
+        score = f"tp {tp}, fp {fp}, fn {fn} (summed over the suite's items before micro-F1)"
+    else:
+        score = f"correct: {row['correct']}"
+    errors = Counter(e["category"] for e in row["errors"])
+    return pd.DataFrame(
+        {
+            "step": [
+                "suite / item",
+                "prompt (last 300 characters)",
+                "1. raw output",
+                "2. in the expected format?",
+                "3. parsed",
+                "   gold",
+                "4. item score",
+                "5. error categories",
+            ],
+            "value": [
+                f"{row['suite']} / {row['id']} ({row['task']})",
+                row["prompt"][-300:],
+                row["output"],
+                row["format_ok"],
+                row["pred"],
+                row["gold"],
+                score,
+                dict(errors) or "none",
+            ],
+        }
+    ).set_index("step")
+
+
 def error_table(scored: list[dict]) -> pd.DataFrame:
     """Error counts per suite and category (rows) for each model (columns); exact matches left out."""
     errors = pd.DataFrame(
