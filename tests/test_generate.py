@@ -28,6 +28,7 @@ def noisy_llama():
     import torch
 
     tokenizer, model = copy.deepcopy(models.load_tokenizer("tiny:llama")), models.load_base_model("tiny:llama")
+    model.to("cuda" if torch.cuda.is_available() else "cpu")  # make gpu-check: the same answers on CUDA
     torch.manual_seed(0)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -41,7 +42,9 @@ def one_at_a_time(model, tokenizer, prompts, limits, as_ids=False):
     """The naive path: transformers' generate on each prompt alone."""
     answers = []
     for prompt, limit in zip(prompts, limits):
-        enc = tokenizer([render_prompt(prompt, tokenizer)], return_tensors="pt", add_special_tokens=False)
+        enc = tokenizer([render_prompt(prompt, tokenizer)], return_tensors="pt", add_special_tokens=False).to(
+            model.device
+        )
         out = model.generate(
             **enc,
             max_new_tokens=limit,
@@ -58,6 +61,7 @@ def one_at_a_time(model, tokenizer, prompts, limits, as_ids=False):
     return answers
 
 
+@pytest.mark.gpu
 def test_continuous_batching_matches_one_at_a_time_and_refills_rows(noisy_llama):
     tokenizer, model = noisy_llama
     rows_per_step, reported = [], []

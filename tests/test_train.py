@@ -142,6 +142,7 @@ def adapter(out: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.gpu
 def test_resume_after_kill_9_matches_an_uninterrupted_run(tmp_path):
     straight = train_cli(write_config(tmp_path, "straight", resume="never"))
     assert straight.wait(timeout=300) == 0, straight.stdout.read()
@@ -204,7 +205,48 @@ def test_two_cpu_processes_train_with_ddp_under_accelerate(tmp_path):
 
 
 @pytest.mark.slow
-def test_nf4_on_cpu_and_merged_export(tmp_path):
+@pytest.mark.gpu
+def test_qlora_steps_lower_the_loss_and_the_adapter_reloads(tmp_path):
+    """The CUDA path's QLoRA recipe on whatever device is here: NF4 + double quantisation (forced on CPU),
+    gradient checkpointing, bf16 compute and paged AdamW where CUDA has them, on a Qwen2-architecture model."""
+    pytest.importorskip("bitsandbytes", reason="QLoRA needs bitsandbytes")
+    from peft import PeftModel
+
+    from taiyi_utils.train import fit
+
+    cuda = torch.cuda.is_available()
+    run = setup(
+        quick(
+            tmp_path,
+            base_model="tiny:qwen2",
+            quantization="nf4",
+            precision="bf16" if cuda else "fp32",
+            gradient_checkpointing="true",
+            optim="paged_adamw_32bit" if cuda else "adamw_torch",
+            max_steps=10,
+            logging_steps=1,
+            save_steps=100,
+        )
+    )
+    linear4bit = [m for m in run.model.modules() if type(m).__name__ == "Linear4bit"]
+    assert linear4bit and all(m.weight.quant_state.nested for m in linear4bit)  # NF4 with double quantisation
+    assert run.model.base_model.model.is_activation_checkpointing
+    card = fit(run)
+    losses = [h["loss"] for h in run.trainer.state.log_history if "loss" in h]
+    assert card["quantized_4bit"] and card["steps"] == 10 and losses[-1] < losses[0]
+    assert card["precision"] == ("bf16" if cuda else "fp32")
+    ids = torch.tensor([[5, 17, 300, 42]], device=run.model.device)
+    run.model.eval()
+    reloaded = PeftModel.from_pretrained(
+        models.load_base_model("tiny:qwen2", "nf4", precision=card["precision"]), str(tmp_path / "out" / "adapter")
+    ).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(input_ids=ids.to(reloaded.device)).logits, run.model(input_ids=ids).logits)
+
+
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_nf4_training_and_merged_export(tmp_path):
     pytest.importorskip("bitsandbytes", reason="the forced NF4 path needs bitsandbytes")
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -214,7 +256,14 @@ def test_nf4_on_cpu_and_merged_export(tmp_path):
     config = TrainConfig.from_dict(
         yaml.safe_load(
             write_config(
-                tmp_path, "nf4", quantization="nf4", max_steps=3, save_steps=100, eval_steps=100, merge=True
+                tmp_path,
+                "nf4",
+                quantization="nf4",
+                precision="fp32",
+                max_steps=3,
+                save_steps=100,
+                eval_steps=100,
+                merge=True,
             ).read_text()
         )
     )
@@ -222,8 +271,9 @@ def test_nf4_on_cpu_and_merged_export(tmp_path):
     assert run.quantized and any(type(m).__name__ == "Linear4bit" for m in run.model.modules())
     card = fit(run)
     assert card["quantized_4bit"] and card["steps"] == 3
-    merged = AutoModelForCausalLM.from_pretrained(card["merged"]).eval()
-    unmerged = PeftModel.from_pretrained(models.load_base_model("tiny:llama"), str(tmp_path / "nf4" / "adapter")).eval()
+    merged = AutoModelForCausalLM.from_pretrained(card["merged"], dtype=torch.float32).eval()
+    base = models.load_base_model("tiny:llama", "none", precision="fp32")
+    unmerged = PeftModel.from_pretrained(base, str(tmp_path / "nf4" / "adapter")).eval()
     ids = torch.tensor([[5, 17, 300, 42]])
     with torch.no_grad():
         assert torch.allclose(merged(input_ids=ids).logits, unmerged(input_ids=ids).logits, atol=1e-4)

@@ -48,6 +48,12 @@ def generate(
     texts = [render_prompt(p, tokenizer, chat_format, h) for p, h in zip(prompts, histories, strict=True)]
     prompt_ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
     answers: list[str] = [""] * len(texts)
+    if getattr(model, "backend", "") == "vllm":  # evaluation/vllm_backend.py: vLLM batches by itself
+        ids = model.answer_ids(prompt_ids, limits, tokenizer.eos_token_id)
+        answers = [tokenizer.decode(a, skip_special_tokens=True).strip() for a in ids]
+        if on_batch is not None and answers:
+            on_batch(list(range(len(answers))), answers, [len(a) for a in ids])
+        return answers
     was_training = model.training
     model.eval()
     with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="prompt") as bar:
