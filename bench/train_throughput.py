@@ -1,15 +1,17 @@
-"""Training throughput on the curated mixture's real lengths: the naive path vs the workbench's.
+"""Training throughput on the curated mixture's real lengths: the naive path, TRL, and the workbench's.
 
     python bench/train_throughput.py                      # CPU: SmolLM2-135M and tiny:llama, LoRA
     python bench/train_throughput.py --model random:qwen2-7b --batch-size 12 --max-length 1024   # GPU, QLoRA NF4
 
-Three ways to batch the same examples, each in its own process (clean peak memory):
-  naive   HF Trainer + peft, every example padded to max length (the common tutorial setup)
-  dynamic padded to the longest example of length-grouped batches (the workbench with padding_free: false)
-  packed  the workbench default, padding_free: true (DataCollatorWithFlattening, per-example attention)
+Ways to train on the same single-turn examples, in the same order, each in its own process (clean peak memory):
+  naive       HF Trainer + peft, every example padded to max length (the common tutorial setup)
+  dynamic     padded to the longest example of length-grouped batches (the workbench with padding_free: false)
+  full-logits the workbench's padding-free batches with transformers' own loss (chunked_loss: false)
+  trl         TRL's SFTTrainer: padding-free batches, loss on the completion only (the peer users would pick)
+  workbench   the default: padding-free batches, the LM head on answer tokens only (chunked_loss: true)
 Reports trained (non-padding) tokens/s, padding fraction, peak memory, MFU = 4·N·tokens/s over the measured
-matmul peak, the minimum gradient norm (asserted > 0), and each path's predicted speed-up over naive
-(time proportional to computed tokens) beside the measured one.
+matmul peak, the last loss, the minimum gradient norm (asserted > 0), and each path's predicted speed-up over
+naive (time proportional to computed tokens) beside the measured one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from common import peak_flops, report  # bench/common.py (the script's folder is
 
 from taiyi_utils.paths import REPO_ROOT
 
-PATHS = ("naive", "dynamic", "packed")
+PATHS = ("naive", "dynamic", "full-logits", "trl", "workbench")
 
 
 class Recording:
@@ -66,7 +68,8 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
             data=data,
             output_dir=out,
             base_model=model,
-            padding_free=path == "packed",
+            padding_free=path not in ("naive", "dynamic"),
+            chunked_loss=path == "workbench",
             max_steps=steps + 1,
             batch_size=batch_size,
             grad_accumulation=1,
@@ -77,15 +80,18 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
             learning_rate=2e-4,
         )
         clock = StepClock()
-        run = setup(config, callbacks=(clock,))
-        trainer = run.trainer
+        if path == "trl":
+            trainer, quantized = trl_trainer(config, clock)
+        else:
+            run = setup(config, callbacks=(clock,))
+            trainer, quantized = run.trainer, run.quantized
+        trainer.args.train_sampling_strategy = "sequential"  # every path sees the same examples in the same order
         if path == "naive":
             right = models.load_tokenizer(model)
             right.padding_side = "right"
             trainer.data_collator = DataCollatorForSeq2Seq(
                 right, padding="max_length", max_length=max_length, label_pad_token_id=-100
             )
-            trainer.args.train_sampling_strategy = "random"
         recording = Recording(trainer.data_collator)
         trainer.data_collator = recording
         trainer.train()
@@ -99,9 +105,73 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
         "seconds": seconds,
         "min_grad_norm": min(grad_norms),
         "peak_gib": peak,
-        "quantized": run.quantized,
+        "quantized": quantized,
         "parameters": _base_parameters(model),
+        "last_loss": [h["loss"] for h in trainer.state.log_history if "loss" in h][-1],
     }
+
+
+def trl_trainer(config, clock):
+    """TRL's SFTTrainer on the same base model, LoRA, examples (same shuffle) and batch settings as ``setup``."""
+    import datasets
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from taiyi_utils import model as models
+    from taiyi_utils.files import read_jsonl
+
+    cuda = torch.cuda.is_available()
+    quantized = models.use_4bit(config.quantization)
+    precision = models.resolve_precision(config.precision)
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": r["conversation"][0]["human"]}],
+            "completion": [{"role": "assistant", "content": r["conversation"][0]["assistant"]}],
+        }
+        for r in read_jsonl(config.data)
+    ]
+    base = models.load_base_model(
+        config.base_model, "nf4" if quantized else "none", precision=precision, for_training=True
+    )
+    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
+    args = SFTConfig(
+        output_dir=config.output_dir,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        max_steps=config.max_steps,
+        max_grad_norm=config.max_grad_norm,
+        logging_steps=1,
+        save_strategy="no",
+        max_length=None,  # the curated examples already fit max_length; TRL enforces it only when packing
+        padding_free=True,
+        completion_only_loss=True,
+        gradient_checkpointing=checkpointing,
+        optim=("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
+        bf16=precision == "bf16",
+        seed=config.seed,
+        report_to="none",
+        use_cpu=not cuda,
+    )
+    trainer = SFTTrainer(
+        model=base,
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows).shuffle(seed=config.seed),
+        processing_class=models.load_tokenizer(config.base_model),
+        peft_config=models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target),
+        callbacks=[clock],
+    )
+    return trainer, quantized
+
+
+def single_turn(mixture: Path) -> Path:
+    """The mixture's single-turn examples: the shape all paths (TRL's prompt-completion one too) train on alike."""
+    from taiyi_utils.files import read_jsonl, write_jsonl
+
+    rows = [r for r in read_jsonl(mixture) if len(r["conversation"]) == 1]
+    return write_jsonl(mixture.with_name("single_turn.jsonl"), rows)
 
 
 def _base_parameters(model: str) -> int:
@@ -123,14 +193,14 @@ def curated_mixture(out: Path, max_length: int, records: int) -> Path:
     from taiyi_utils.curation import curate, resolve_data_root
     from taiyi_utils.run import load_profile
 
-    demo = load_profile("demo")[1]["01_curation"]
+    profile = load_profile("demo")[1]
     curate(
         resolve_data_root("", out),
         out,
-        train_sources=demo["train_sources"],
+        train_sources=profile["01_curation"]["train_sources"],
         eval_suites=[],
         max_records_per_source=records,
-        tokenizer=demo["tokenizer"],
+        base_model=profile["common"]["base_model"],
         max_tokens=max_length,
     )
     return out / "stage2.jsonl"
@@ -143,6 +213,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--records", type=int, default=300, help="records read per source for the mixture")
+    parser.add_argument("--paths", nargs="+", choices=PATHS, help="default: all (naive first: the reference)")
     parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,10 +224,10 @@ def main() -> int:
     flops, dtype = peak_flops()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        data = curated_mixture(Path(tmp), args.max_length, args.records)
+        data = single_turn(curated_mixture(Path(tmp), args.max_length, args.records))
         for model in args.model or ["embedded:smollm2-135m", "tiny:llama"]:
             results = {}
-            for path in PATHS:
+            for path in args.paths or PATHS:
                 cmd = [
                     sys.executable,
                     __file__,
@@ -181,7 +252,7 @@ def main() -> int:
                 assert math.isfinite(results[path]["min_grad_norm"]) and results[path]["min_grad_norm"] > 0, (
                     f"{model} / {path}: zero or non-finite gradient norm; LoRA is not training"
                 )
-            naive = results["naive"]
+            naive = results.get("naive") or next(iter(results.values()))  # the reference row
             for path, r in results.items():
                 tokens_per_s = r["real_tokens"] / r["seconds"]
                 rows.append(
@@ -193,6 +264,7 @@ def main() -> int:
                         "padding": 1 - r["real_tokens"] / r["computed_tokens"],
                         "peak GiB": r["peak_gib"],
                         "MFU %": 100 * 4 * r["parameters"] * tokens_per_s / flops,
+                        "last loss": r["last_loss"],
                         "min grad norm": r["min_grad_norm"],
                         "predicted x naive": (naive["computed_tokens"] / naive["real_tokens"])
                         / (r["computed_tokens"] / r["real_tokens"]),
@@ -204,7 +276,7 @@ def main() -> int:
         rows,
         [
             f"{args.steps} measured steps per path after one warm-up step; batch {args.batch_size}, max length "
-            f"{args.max_length}; the demo's stage-2 mixture ({args.records} records per source) from ../shared/data/raw.",
+            f"{args.max_length}; the single-turn examples of the demo's stage-2 mixture ({args.records} records per source) from ../shared/data/raw, in the same order for every path; the same last loss shows they trained alike.",
             f"MFU counts 4·N FLOPs per trained token (LoRA: no weight gradients for the frozen base) over a measured "
             f"{dtype} matmul peak of {flops / 1e12:.2f} TFLOP/s.",
             "predicted x naive assumes time proportional to computed (padded) tokens.",
