@@ -22,3 +22,10 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("TAIYI_CACHE", Path.home() / ".cache" / "taiyi-workbench"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def run_folder(run_dir: str | Path) -> Path:
+    """``run_dir`` when absolute, else under the repository, so a notebook run by hand in JupyterLab (whose
+    working folder is ``notebooks/``) writes to the same ``outputs/`` as the runner does."""
+    path = Path(run_dir)
+    return path if path.is_absolute() else REPO_ROOT / path

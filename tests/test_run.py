@@ -183,19 +183,19 @@ def test_atomic_writes_keep_the_users_usual_permissions(tmp_path):
 
 
 @pytest.mark.parametrize("stem", runner.PIPELINE)
-def test_notebooks_show_their_owners_defaults_and_nothing_else_differs(stem):
-    """A parameters cell may show a setting, but only with the default its owner (settings.py) gives it."""
+def test_parameters_cells_show_the_demo_sizes(stem):
+    """ "Run All" by hand trains and evaluates at the demo's sizes (minutes), not Taiyi's full recipe: every
+    value a parameters cell shows is what params/demo.yaml resolves to over settings.py."""
     from taiyi_utils import settings
 
-    cell = {
-        name: runner._default(spec["default"])
-        for name, spec in runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb")).items()
-        if name not in runner.INJECTED
-    }
-    owned = settings.defaults(stem)
-    restated = {k: (v, owned[k]) for k, v in cell.items() if k in owned and v != owned[k]}
-    assert restated == {}
-    assert set(cell) - set(owned) <= {"probe_samples"}  # a notebook-only knob, not a setting of training
+    specs = runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb"))
+    cell = {name: runner._default(spec["default"]) for name, spec in specs.items()}
+    assert cell["profile"] == "demo" and cell["run_dir"] == "outputs/lab"
+    notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
+    demo = runner.resolve_params(*runner.load_profile("demo"), notebooks)[stem]
+    shown = {k: v for k, v in cell.items() if k not in runner.INJECTED and k not in runner.PATH_PARAMS}
+    assert {k: (v, demo[k]) for k, v in shown.items() if v != demo[k]} == {}
+    assert set(shown) - set(settings.defaults(stem)) <= {"probe_samples"}  # a notebook-only knob
 
 
 def test_every_owner_setting_can_be_set_from_a_profile(tmp_path):
@@ -228,3 +228,15 @@ def test_a_hand_edited_upstream_file_invalidates_the_notebooks_that_read_it(tmp_
     assert runner._changed(entry, after) == "changed: what earlier notebooks wrote"
     other = runner._inputs("02_stage1_sft", {"x": 2}, notebook, "code", manifest, runner._files(run_dir))
     assert runner._changed({"status": "completed", "inputs": after}, other) == "changed: its parameters"
+
+
+def test_a_notebook_run_by_hand_writes_under_the_repositorys_outputs(tmp_path):
+    """JupyterLab runs a notebook in notebooks/; its relative run_dir must still mean <repository>/outputs/..."""
+    from taiyi_utils.paths import REPO_ROOT, run_folder
+
+    assert run_folder("outputs/lab") == REPO_ROOT / "outputs" / "lab"
+    assert run_folder(tmp_path / "r") == tmp_path / "r"  # the runner's absolute run folders stay as they are
+    for stem in runner.PIPELINE:
+        cells = [c["source"] for c in json.loads((runner.NOTEBOOK_DIR / f"{stem}.ipynb").read_text())["cells"]]
+        setup = next(c for c in cells if "from_namespace(" in "".join(c))
+        assert "run_dir = run_folder(run_dir)" in "".join(setup), stem

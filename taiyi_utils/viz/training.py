@@ -1,7 +1,11 @@
-"""Training figures: loss curves (train, eval) with the learning rate, live while the Trainer runs."""
+"""Training views: loss curves (train, eval) with the learning rate, live while the Trainer runs; what one
+example teaches (its loss mask), what one padding-free batch looks like, and how small the adapter is."""
 
 from __future__ import annotations
 
+import html
+
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from transformers import TrainerCallback
@@ -54,3 +58,70 @@ class LiveLossPlot(TrainerCallback):
             self.handle = display(fig, display_id=True)
         else:
             self.handle.update(fig)
+
+
+def loss_mask_html(example: dict, tokenizer, limit: int = 600) -> str:
+    """One tokenised training example, token by token: tokens in the loss (the answer) green, the rest grey."""
+    ids, labels = example["input_ids"][:limit], example["labels"][:limit]
+    spans = "".join(
+        f'<span style="{"background:#c9f2c7" if label != -100 else "color:#888"}">{html.escape(tokenizer.decode([t]))}</span>'
+        for t, label in zip(ids, labels)
+    )
+    learned = sum(label != -100 for label in example["labels"])
+    cut = f" (first {limit} shown)" if len(example["input_ids"]) > limit else ""
+    return (
+        f"<p>{len(example['input_ids'])} tokens{cut}; <b>{learned}</b> are learned (green: the loss covers them), "
+        f"{len(example['input_ids']) - learned} are context only (grey).</p>"
+        f'<pre style="white-space:pre-wrap;font-size:12px">{spans}</pre>'
+    )
+
+
+def first_batch(run, examples: int = 3) -> tuple[pd.DataFrame, go.Figure]:
+    """The Trainer's collator on the first ``examples`` training examples: per example where it sits in the
+    batch, and a figure of position ids along the batch (padding-free: one row, restarting at 0 per example)."""
+    batch = run.trainer.data_collator([run.trainer.train_dataset[i] for i in range(examples)])
+    ids, labels = batch["input_ids"], batch["labels"]
+    if "position_ids" in batch:
+        positions = batch["position_ids"]
+    else:  # padded rows: positions count the real tokens
+        positions = batch["attention_mask"].cumsum(-1) - 1
+    real = batch.get("attention_mask")
+    rows = []
+    for r in range(ids.shape[0]):
+        starts = (positions[r] == 0).nonzero().flatten().tolist()
+        for c, end in zip(starts, [*starts[1:], ids.shape[1]]):
+            tokens = int(real[r, c:end].sum()) if real is not None else end - c
+            learned = int((labels[r, c:end] != -100).sum())
+            rows.append({"example": len(rows), "row": r, "starts at column": c, "tokens": tokens, "learned": learned})
+    table = pd.DataFrame(rows)
+    fig = go.Figure()
+    for r in range(ids.shape[0]):
+        learned = labels[r] != -100
+        fig.add_scatter(
+            y=positions[r].tolist(),
+            mode="markers",
+            marker=dict(size=3, color=["#2a9d3f" if x else "#999" for x in learned.tolist()]),
+            name=f"row {r}",
+        )
+    fig.update_layout(
+        title=f"One batch of {examples} examples, {ids.shape[0]} row(s) x {ids.shape[1]} tokens: position ids "
+        "(green: learned tokens)",
+        xaxis_title="column in the batch",
+        yaxis_title="position id",
+        height=300,
+        showlegend=ids.shape[0] > 1,
+    )
+    return table, fig
+
+
+def adapter_size(model) -> pd.Series:
+    """Trainable (adapter) parameters against the frozen base: what LoRA trains, and what a stage saves."""
+    trainable, total = model.get_nb_trainable_parameters()
+    return pd.Series(
+        {
+            "adapter parameters": trainable,
+            "base parameters": total - trainable,
+            "adapter share of all (%)": round(100 * trainable / total, 3),
+            "adapter file (MB, fp32)": round(trainable * 4 / 1e6, 1),
+        }
+    )
