@@ -19,28 +19,14 @@ import time
 from pathlib import Path
 
 from common import report  # bench/common.py (the script's folder is on sys.path)
-from train_throughput import curated_mixture
+from train_throughput import bench_config, curated_mixture
 
 
 def train_rate(model: str, data: Path, precision: str, steps: int, batch_size: int, max_length: int) -> dict:
-    from taiyi_utils.settings import TrainConfig
     from taiyi_utils.train import setup
 
     with tempfile.TemporaryDirectory() as out:
-        config = TrainConfig(
-            data=str(data),
-            output_dir=out,
-            base_model=model,
-            precision=precision,
-            max_steps=steps + 1,
-            batch_size=batch_size,
-            grad_accumulation=1,
-            max_length=max_length,
-            logging_steps=1,
-            save_steps=10**9,
-            eval_max=0,
-            learning_rate=1e-3,
-        )
+        config = bench_config(data, out, model, steps, batch_size, max_length, precision=precision, learning_rate=1e-3)
         run = setup(config)
         run.trainer.train()
     history = [h for h in run.trainer.state.log_history if "loss" in h]

@@ -45,13 +45,32 @@ class Recording:
         return batch
 
 
+def bench_config(data, out, model: str, steps: int, batch_size: int, max_length: int, **settings):
+    """A training stage of ``steps + 1`` logged steps (the first one warms up), no checkpoints, no eval loss."""
+    from taiyi_utils.settings import TrainConfig
+
+    values = dict(
+        data=str(data),
+        output_dir=str(out),
+        base_model=model,
+        max_steps=steps + 1,
+        batch_size=batch_size,
+        grad_accumulation=1,
+        max_length=max_length,
+        logging_steps=1,
+        save_steps=10**9,
+        eval_max=0,
+        learning_rate=2e-4,
+    )
+    return TrainConfig(**{**values, **settings})
+
+
 def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_length: int) -> dict:
     """Train ``steps + 1`` steps one way; the first step (allocation, warm-up) is not counted."""
     import torch
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
     from taiyi_utils import model as models
-    from taiyi_utils.settings import TrainConfig
     from taiyi_utils.train import peak_memory_gb, setup
 
     class StepClock(TrainerCallback):
@@ -64,20 +83,15 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
             self.ends.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as out:
-        config = TrainConfig(
-            data=data,
-            output_dir=out,
-            base_model=model,
+        config = bench_config(
+            data,
+            out,
+            model,
+            steps,
+            batch_size,
+            max_length,
             padding_free=path not in ("naive", "dynamic"),
             chunked_loss=path == "workbench",
-            max_steps=steps + 1,
-            batch_size=batch_size,
-            grad_accumulation=1,
-            max_length=max_length,
-            logging_steps=1,
-            save_steps=10**9,
-            eval_max=0,
-            learning_rate=2e-4,
         )
         clock = StepClock()
         if path == "trl":
