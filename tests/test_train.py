@@ -337,3 +337,22 @@ def test_shipped_accelerate_configs_parse(name, kind):
     assert config.distributed_type.name == kind and config.mixed_precision == "bf16"
     if kind == "FSDP":
         assert config.fsdp_config["fsdp_state_dict_type"] == "SHARDED_STATE_DICT"
+
+
+def test_the_lesson_views_show_the_real_batch_mask_and_adapter(tmp_path):
+    """Notebook 02's views: each example's place in the padding-free row, its learned tokens, the adapter's size."""
+    from transformers import AutoTokenizer
+
+    from taiyi_utils.viz import training as views
+
+    run = setup(quick(tmp_path))
+    batch = run.trainer.data_collator([run.trainer.train_dataset[i] for i in range(3)])
+    table, figure = views.first_batch(run, 3)
+    assert list(table["starts at column"]) == [0, *table["tokens"].cumsum()[:-1]]
+    assert table["tokens"].sum() == batch["input_ids"].shape[1] and len(figure.data) == 1
+    learned = [sum(label != -100 for label in run.trainer.train_dataset[i]["labels"][1:]) for i in range(3)]
+    assert list(table["learned"]) == learned  # the collator masks each example's first label (no cross-example loss)
+    html = views.loss_mask_html(run.train_set[0], AutoTokenizer.from_pretrained(models.model_path("tiny:llama")))
+    assert f"<b>{sum(label != -100 for label in run.train_set[0]['labels'])}</b> are learned" in html
+    trainable, total = run.model.get_nb_trainable_parameters()
+    assert views.adapter_size(run.model)["adapter parameters"] == f"{trainable:,}" and trainable < total

@@ -119,9 +119,10 @@ def adapter_size(model) -> pd.Series:
     trainable, total = model.get_nb_trainable_parameters()
     return pd.Series(
         {
-            "adapter parameters": trainable,
-            "base parameters": total - trainable,
-            "adapter share of all (%)": round(100 * trainable / total, 3),
-            "adapter file (MB, fp32)": round(trainable * 4 / 1e6, 1),
-        }
+            "adapter parameters": f"{trainable:,}",
+            "base parameters": f"{total - trainable:,}",
+            "adapter share of all": f"{100 * trainable / total:.1f}%",
+            "adapter file (fp32)": f"{trainable * 4 / 1e6:.1f} MB",
+        },
+        name="LoRA",
     )
