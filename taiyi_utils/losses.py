@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib.util
 from contextlib import contextmanager
 
-IGNORE = -100
+from .chat import IGNORE
+
 CHUNK = 1024  # tokens whose logits exist at once: 1024 x 152k x 4 bytes = 0.6 GB per fp32 copy for Qwen
 
 

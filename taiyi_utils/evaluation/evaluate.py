@@ -38,8 +38,12 @@ def gold_lengths(rows: list[dict], tokenizer) -> list[int]:
 def answer_limits(rows: list[dict], tokenizer, cap: int = -1) -> dict[str, int]:
     """Max new tokens per suite: its longest gold answer under ``tokenizer`` plus ``LIMIT_SLACK``, at most
     ``cap`` when one is set (-1: none)."""
+    return _limits(rows, gold_lengths(rows, tokenizer), cap)
+
+
+def _limits(rows: list[dict], lengths: list[int], cap: int) -> dict[str, int]:
     limits: dict[str, int] = {}
-    for row, length in zip(rows, gold_lengths(rows, tokenizer)):
+    for row, length in zip(rows, lengths):
         limits[row.get("suite", "")] = max(limits.get(row.get("suite", ""), 0), length + LIMIT_SLACK)
     return {suite: min(limit, cap) if cap > 0 else limit for suite, limit in limits.items()}
 
@@ -91,15 +95,17 @@ def predict(
     label: str = "",
     cap: int = -1,
 ) -> dict[str, dict]:
-    """``{"output", "cut"}`` for ``rows`` by ``item_key``, generating only what ``cache`` lacks.
+    """``{"output", "cut", "limit", "gold_over_limit"}`` for ``rows`` by ``item_key``, generating only what
+    ``cache`` lacks.
 
-    ``cut`` is true when the answer stopped at its suite's token limit (see ``answer_limits``; ``cap``
-    bounds every limit).
+    ``limit`` is the item's suite's token limit (see ``answer_limits``; ``cap`` bounds every limit), ``cut``
+    is true when the answer stopped there, and ``gold_over_limit`` when the gold answer is longer than it.
     """
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
-    limits = answer_limits(rows, tokenizer, cap)
+    lengths = gold_lengths(rows, tokenizer)
+    limits = _limits(rows, lengths, cap)
     keys = {item_key(r): _request_key(r, limits[r.get("suite", "")]) for r in rows}
     todo = [r for r in rows if keys[item_key(r)] not in done]
     budget = [limits[r.get("suite", "")] for r in todo]
@@ -122,7 +128,14 @@ def predict(
             desc=label or "generate",
             on_batch=save,
         )
-    return {item_key(r): done[keys[item_key(r)]] for r in rows}
+    return {
+        item_key(r): {
+            **done[keys[item_key(r)]],
+            "limit": limits[r.get("suite", "")],
+            "gold_over_limit": length > limits[r.get("suite", "")],
+        }
+        for r, length in zip(rows, lengths)
+    }
 
 
 def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 1000, seed: int = 0) -> dict:
@@ -188,8 +201,8 @@ def evaluate(
 ) -> tuple[list[dict], list[dict]]:
     """(suite summaries, scored rows) for one model over every suite; rows carry ``model``.
 
-    Each summary gives the suite's ``answer_limit`` and, when ``cap`` shortened it, how many gold answers are
-    longer than the limit (``gold_over_limit``: no model could give those in full).
+    Each summary gives the suite's ``answer_limit`` and how many gold answers are longer than it
+    (``gold_over_limit``: no model could give those in full; only ``cap`` makes it more than 0).
 
     ``identity`` (``model_identity``) names the answer cache, so answers of another model are never reused.
     """
@@ -198,17 +211,16 @@ def evaluate(
     outputs = predict(
         model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label, cap=cap
     )
-    limits = answer_limits(rows, tokenizer, cap)
-    over = {suite: 0 for suite in suites}
-    for row, length in zip(rows, gold_lengths(rows, tokenizer)):
-        over[row["suite"]] += length > limits[row["suite"]]
     summaries, scored_rows = [], []
     for suite in suites:
         suite_rows = [r for r in rows if r["suite"] == suite]
         answers = [outputs[item_key(r)] for r in suite_rows]
         scored = [{**score_row(r, a["output"]), "cut": a["cut"], "model": label} for r, a in zip(suite_rows, answers)]
         summary = summarize(suite, scored, suite_metric(suite, suite_rows))
-        summary.update(answer_limit=limits.get(suite, 0), gold_over_limit=over[suite])
+        summary.update(
+            answer_limit=answers[0]["limit"] if answers else 0,
+            gold_over_limit=sum(a["gold_over_limit"] for a in answers),
+        )
         summaries.append({"model": label, **summary})
         scored_rows += scored
     return summaries, scored_rows

@@ -196,7 +196,7 @@ def walk_through(scored: list[dict], model: str) -> pd.DataFrame:
 
     def shows(r):
         hits = r["counts"][0] if "counts" in r else r["correct"]
-        return (r["format_ok"], bool(hits), bool([e for e in r["errors"] if e["category"] != "exact"]))
+        return (r["format_ok"], bool(hits), any(e["category"] != "exact" for e in r["errors"]))
 
     row = max(mine, key=shows)
     if "counts" in row:

@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from transformers import TrainerCallback
 
+from ..chat import IGNORE
+
 
 def loss_figure(history: list[dict], title: str = "Training") -> go.Figure:
     """Train / eval loss by step, learning rate on a second axis; ``history`` is Trainer log rows."""
@@ -64,10 +66,10 @@ def loss_mask_html(example: dict, tokenizer, limit: int = 600) -> str:
     """One tokenised training example, token by token: tokens in the loss (the answer) green, the rest grey."""
     ids, labels = example["input_ids"][:limit], example["labels"][:limit]
     spans = "".join(
-        f'<span style="{"background:#c9f2c7" if label != -100 else "color:#888"}">{html.escape(tokenizer.decode([t]))}</span>'
+        f'<span style="{"background:#c9f2c7" if label != IGNORE else "color:#888"}">{html.escape(tokenizer.decode([t]))}</span>'
         for t, label in zip(ids, labels)
     )
-    learned = sum(label != -100 for label in example["labels"])
+    learned = sum(label != IGNORE for label in example["labels"])
     cut = f" (first {limit} shown)" if len(example["input_ids"]) > limit else ""
     return (
         f"<p>{len(example['input_ids'])} tokens{cut}; <b>{learned}</b> are learned (green: the loss covers them), "
@@ -91,12 +93,12 @@ def first_batch(run, examples: int = 3) -> tuple[pd.DataFrame, go.Figure]:
         starts = (positions[r] == 0).nonzero().flatten().tolist()
         for c, end in zip(starts, [*starts[1:], ids.shape[1]]):
             tokens = int(real[r, c:end].sum()) if real is not None else end - c
-            learned = int((labels[r, c:end] != -100).sum())
+            learned = int((labels[r, c:end] != IGNORE).sum())
             rows.append({"example": len(rows), "row": r, "starts at column": c, "tokens": tokens, "learned": learned})
     table = pd.DataFrame(rows)
     fig = go.Figure()
     for r in range(ids.shape[0]):
-        learned = labels[r] != -100
+        learned = labels[r] != IGNORE
         fig.add_scatter(
             y=positions[r].tolist(),
             mode="markers",
