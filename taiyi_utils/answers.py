@@ -14,6 +14,8 @@ lines and empty text give (partial) structures, never exceptions. Where ``source
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import cache
 
 ITEM_SEP = "; "
 NONE = {"en": "none", "zh": "无"}
@@ -200,18 +202,53 @@ def parse_clinical_events(text: str) -> set[tuple[str, str, str]]:
     return found
 
 
+def label_key(text: str) -> str:
+    """What "the same label" means: width-folded (NFKC), case-folded, punctuation read as space, spaces collapsed."""
+    return " ".join(_NOT_LABEL_CHAR.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
+
+
+_NOT_LABEL_CHAR = re.compile(r"[^\w]|_")
+_LATIN_WORD_CHAR = r"[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"  # a word character outside CJK: needs a boundary
+LABEL_KEYS = {label_key(k) for k in (*RESULT.values(), *ANSWER.values(), "Label", "Labels", "类别")}
+
+
+@cache
+def _label_pattern(key: str) -> re.Pattern:
+    """``key`` as a whole label: Latin ends need a non-word neighbour, CJK ends (no spaces in Chinese) do not."""
+    before = f"(?<!{_LATIN_WORD_CHAR})" if re.match(_LATIN_WORD_CHAR, key[0]) else ""
+    after = f"(?!{_LATIN_WORD_CHAR})" if re.match(_LATIN_WORD_CHAR, key[-1]) else ""
+    return re.compile(before + re.escape(key) + after)
+
+
+def _named_labels(text: str, labels: list[str]) -> set[str]:
+    """The ``labels`` (longest first) that ``text`` names as whole labels; a found label's text is used up."""
+    rest, found = label_key(text), set()
+    for label in labels:
+        rest, hits = _label_pattern(label_key(label)).subn(lambda m: "\0" * len(m.group()), rest)
+        if hits:
+            found.add(label)
+    return found
+
+
 def parse_labels(text: str, labels: set[str] | None = None) -> set[str]:
-    """Labels after ``Result:`` (or on a bare line); restricted to ``labels`` when given."""
+    """Labels an answer gives: the items after ``Result:`` (or ``Answer:``, ``类别:``) where such a line exists,
+    else the labels named anywhere in the text.
+
+    With ``labels`` (the options the prompt offered) a label is found as a whole label, whatever its
+    case, width or punctuation, longest first: a found label's text is used up, so ``not related``
+    is never also ``related``, nor ``非疾病`` also ``疾病``; names are returned as ``labels`` spells them.
+    An item after ``Result:`` that names no offered label is returned as written: a claim, scored as a
+    wrong label. Without ``labels`` every item is returned as written (of every line, when no key is found).
+    """
+    keyed = [kv[1] for line in text.splitlines() if (kv := key_value(line)) and label_key(kv[0]) in LABEL_KEYS]
+    offered = sorted((x for x in labels or () if label_key(x)), key=lambda x: -len(label_key(x)))
+    if not keyed:
+        if labels is not None:
+            return _named_labels(text, offered)
+        keyed = text.splitlines()
     found = set()
-    for line in text.splitlines():
-        kv = key_value(line)
-        payload = kv[1] if kv and kv[0] in (RESULT["en"], RESULT["zh"], "Label", "Labels", "类别") else line
-        for item in split_items(payload):
-            item = item.strip(" 。.")
-            if labels is None or item in labels:
-                found.add(item)
-    if labels is not None and not found:  # prose answer: accept labels named verbatim
-        found = {label for label in labels if label in text}
+    for item in (item.strip(" 。.") for payload in keyed for item in split_items(payload)):
+        found |= _named_labels(item, offered) or {item} - {""}
     return found
 
 
@@ -250,10 +287,35 @@ def parse_choice(text: str, letters: str = "ABCDE") -> str:
     return ""
 
 
+_VERDICT = re.compile(r"\b(yes|no|maybe)\b", re.IGNORECASE)
+_OPENING_VERDICT = re.compile(r"\W*(yes|no|maybe)\b(?=\s*[,.!;:，。！；：]|\s*$)", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"\banswer\b(?:\s+is)?\s*[:：]?|答案\s*(?:是|为)?\s*[:：]?", re.IGNORECASE)
+_ZH_VERDICT = re.compile(r"\s*(不是|是|否|可能)")
+ZH_VERDICTS = {"不是": "no", "是": "yes", "否": "no", "可能": "maybe"}
+
+
 def parse_yesno(text: str) -> str:
-    """yes / no / maybe as the first such word in the answer, or ''."""
-    match = re.search(r"\b(yes|no|maybe)\b", text.lower())
-    return match.group(1) if match else ""
+    """yes / no / maybe, or '' when the answer gives none. The rule, in order:
+
+    1. after the last ``Answer:`` / ``答案：`` that a verdict follows, read that part alone (a Chinese
+       是 / 否 / 不是 / 可能 right after ``答案`` counts there, and only there);
+    2. a verdict word that opens the answer and is followed by punctuation ("Yes, there is no doubt");
+    3. else the last verdict word ("There is no evidence against it, so yes").
+    """
+    last_word = max((m.start() for m in _VERDICT.finditer(text)), default=-1)
+    for mark in reversed(list(_ANSWER_MARK.finditer(text))):
+        if zh := _ZH_VERDICT.match(text, mark.end()):
+            return ZH_VERDICTS[zh.group(1)]
+        if last_word >= mark.end():  # read once, from the last mark a verdict follows: linear time
+            return _verdict(text[mark.end() :])
+    return _verdict(text)
+
+
+def _verdict(text: str) -> str:
+    if opening := _OPENING_VERDICT.match(text):
+        return opening.group(1).lower()
+    words = _VERDICT.findall(text)
+    return words[-1].lower() if words else ""
 
 
 def is_pair_list(payload: str) -> bool:

@@ -12,11 +12,14 @@ and its error categories. Scoring decisions:
   (BC5CDR's document-level CID pairs), a predicted pair is correct when its head and tail match,
   case- and whitespace-normalised, any mention of the gold pair's arguments; several predictions
   hitting one gold pair count once.
-- Classification (``cls``, ``multilabel``, ``norm``): micro-F1 over (example, label); with one
-  label per example it equals accuracy. Macro-F1 over labels is reported beside it.
+- Classification (``cls``, ``multilabel``, ``norm``, ``textpair``): micro-F1 over (example, label); with
+  one label per example it equals accuracy. A label is found as a whole label, in any case, width or
+  punctuation, longest first, so ``not related`` is never read as ``related`` (``answers.parse_labels``).
+  Macro-F1 over the suite's labels is reported beside it.
 - CHIP-CDEE: micro-F1 over (主体词, role, value) triples, one (t, 主体词, t) per event.
-- QA: accuracy. Options ``yes/no/maybe`` are read with ``parse_yesno``, letters with
-  ``parse_choice``; an answer that names yes / no / maybe is never read as a letter.
+- QA: accuracy. Options ``yes/no/maybe`` are read with ``parse_yesno`` (the verdict after ``Answer:`` /
+  ``答案``, else an opening one, else the last one), letters with ``parse_choice``; an answer that
+  names yes / no / maybe is never read as a letter.
 
 Errors per example: NER exact / boundary error / type error / spurious / missing; RE wrong
 relation / reversed direction / spurious / missing; classification confusion (gold -> predicted)
@@ -90,7 +93,9 @@ def _score_re(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
     matches = lambda p, g: p[0] == g[0] and norm(p[1]) in names[g[1]] and norm(p[2]) in names[g[2]]  # noqa: E731
     found, wrong, errors = set(), 0, []
     for p in sorted({(r, norm(h), norm(t)): (r, h, t) for r, h, t in pred}.values()):
-        hit = next((g for g in sorted(gold) if matches(p, g)), None)
+        candidates = [g for g in sorted(gold) if matches(p, g)]  # its own name first, then one not yet found
+        exact = [g for g in candidates if (norm(g[1]), norm(g[2])) == (norm(p[1]), norm(p[2]))]
+        hit = next(iter(exact + [g for g in candidates if g not in found] + candidates), None)
         if hit:
             if hit not in found:
                 errors.append(
@@ -120,6 +125,9 @@ def _score_re(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
 
 
 def _score_labels(gold: set, pred: set, item: Item) -> tuple[Counts, list[dict]]:
+    """Labels compare as ``answers.label_key`` (case, width, punctuation): ``Not related`` is ``not related``."""
+    keys = {answers.label_key(label): label for label in gold}
+    pred = {keys.get(answers.label_key(label), label) for label in pred}
     tp = len(gold & pred)
     if len(gold) == 1 and gold != pred:
         errors = [
@@ -173,8 +181,9 @@ def _labels_format(lines: list[str], item: Item) -> bool:
     kv = answers.key_value(lines[0])
     if not kv or kv[0] not in answers.RESULT.values():
         return False
-    labels = answers.split_items(kv[1])
-    return not item.options or (set(labels) <= item.options if labels else kv[1] in answers.NONE.values())
+    labels = {answers.label_key(label) for label in answers.split_items(kv[1])}
+    offered = {answers.label_key(option) for option in item.options}
+    return not item.options or (labels <= offered if labels else kv[1] in answers.NONE.values())
 
 
 def _qa_format(lines: list[str], item: Item) -> bool:
