@@ -34,7 +34,7 @@ def _document(node: ET.Element, path: Path) -> Document:
     doc_id = node.findtext("id") or ""
     where = f"document {doc_id}"
     text, title = "", ""
-    entities, pairs = [], []
+    entities, pairs, parts = [], [], {}
     for passage in node.findall("passage"):
         offset = _int(passage.findtext("offset") or "0", path, where, "passage offset")
         body = passage.findtext("text") or ""
@@ -43,7 +43,9 @@ def _document(node: ET.Element, path: Path) -> Document:
             title = body
         for ann in passage.findall("annotation"):
             info = _infons(ann)
-            if info.get("CompositeRole") == "IndividualMention":
+            if info.get("CompositeRole") == "IndividualMention":  # a composite's part: names its id only
+                for mesh in ids_of(info.get("MESH", "")):
+                    parts.setdefault(mesh, (ann.findtext("text") or "").strip())
                 continue
             locations = ann.findall("location")
             if not locations or "type" not in info:
@@ -62,7 +64,7 @@ def _document(node: ET.Element, path: Path) -> Document:
         id=doc_id,
         text=text,
         entities=entities,
-        relations=name_relations(doc_id, entities, pairs, path, where),
+        relations=name_relations(doc_id, entities, pairs, path, where, parts),
         title=title,
     )
 

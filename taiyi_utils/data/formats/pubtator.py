@@ -22,13 +22,26 @@ def ids_of(value: str) -> tuple[str, ...]:
 
 
 def name_relations(
-    doc_id: str, entities: list[Entity], pairs: list[tuple[str, str, str]], path: Path, where: str | int
+    doc_id: str,
+    entities: list[Entity],
+    pairs: list[tuple[str, str, str]],
+    path: Path,
+    where: str | int,
+    parts: dict[str, str] | None = None,
 ) -> list[Relation]:
-    """Turn (type, head id, tail id) into relations named by each id's first mention."""
+    """Turn (type, head id, tail id) into relations named by each id's first mention of that id alone.
+
+    A composite mention ("end-stage or malignant liver disease", two ids) names neither of its ids
+    while another mention or ``parts`` (id -> the composite's own name for that part) does, so two
+    pairs never share a name and collapse into one triple.
+    """
     first_mention: dict[str, str] = {}
-    for entity in sorted(entities, key=lambda e: (e.start, e.end)):
+    for entity in sorted(entities, key=lambda e: (len(e.ids) > 1, e.start, e.end)):
         for mesh in entity.ids:
-            first_mention.setdefault(mesh, entity.text)
+            if len(entity.ids) == 1 or mesh not in (parts or {}):
+                first_mention.setdefault(mesh, entity.text)
+    for mesh, name in (parts or {}).items():
+        first_mention.setdefault(mesh, name)
     relations = []
     for rel_type, head_id, tail_id in pairs:
         for mesh in (head_id, tail_id):
@@ -41,7 +54,7 @@ def name_relations(
 def _document(block: list[tuple[int, str]], path: Path) -> Document:
     title = abstract = None
     doc_id = None
-    entities, pairs = [], []
+    entities, pairs, parts = [], [], {}
     for lineno, line in block:
         match = _TEXT_LINE.match(line)
         if match:
@@ -69,9 +82,13 @@ def _document(block: list[tuple[int, str]], path: Path) -> Document:
             raise FormatError(path, lineno, f"offsets {cols[1]!r}, {cols[2]!r} are not integers") from None
         check_span(path, lineno, start, end, f"{title} {abstract}", cols[3])
         entities.append(Entity(start, end, cols[4], cols[3], ids_of(cols[5])))
+        names = cols[6].split("|") if len(cols) > 6 else []
+        if len(entities[-1].ids) > 1 and len(names) == len(cols[5].split("|")):  # a composite's part names
+            for mesh, name in zip(cols[5].split("|"), names):
+                parts.setdefault(mesh, name.strip())
     if title is None or abstract is None:
         raise FormatError(path, block[0][0], "document block lacks its |t| or |a| line")
-    relations = name_relations(doc_id, entities, pairs, path, block[0][0])
+    relations = name_relations(doc_id, entities, pairs, path, block[0][0], parts)
     return Document(id=doc_id, text=f"{title} {abstract}", entities=entities, relations=relations, title=title)
 
 
