@@ -110,11 +110,12 @@ def curate(
 
     train, read_counts = [], {}
     for key, split in tqdm(config.train_sources.items(), desc="read + instruct", unit="source"):
-        records = _sample(
-            read_split(key, split, data_root, holdout, sources), config.max_records_per_source, f"train:{key}:{seed}"
-        )
+        whole = read_split(key, split, data_root, holdout, sources)
+        records = _sample(whole, config.max_records_per_source, f"train:{key}:{seed}")
         read_counts[key] = {"split": split, "records": len(records)}
-        train += build_pairs(records, get_source(key, sources), seed=seed, split_ner_by_type=config.split_ner_by_type)
+        train += build_pairs(
+            records, get_source(key, sources), seed=seed, split_ner_by_type=config.split_ner_by_type, split=whole
+        )
 
     evaluation, unavailable, eval_read = {}, {}, {}
     for name in tqdm(config.eval_suites, desc="eval suites", unit="suite"):
@@ -126,16 +127,17 @@ def curate(
             continue
         source = suite.as_source(sources)
         _check_names(name, suite.task, source, records)
-        records = _sample(records, config.eval_samples, f"eval:{name}:{seed}")
-        eval_read[name] = len(records)
+        sample = _sample(records, config.eval_samples, f"eval:{name}:{seed}")
+        eval_read[name] = len(sample)
         pairs = build_pairs(
-            records,
+            sample,
             source,
             tasks=(suite.task,),
             seed=seed,
             template_index=0,
             split_ner_by_type=config.split_ner_by_type,
             **({"relation_candidates": suite.candidates} if suite.candidates else {}),
+            split=records,
         )
         evaluation[name] = [{**p, "suite": name, "metric": suite.metric} for p in pairs]
 

@@ -35,7 +35,7 @@ FAMILY = {
     "title": "TT",
 }
 JOIN = {"en": ", ", "zh": "，"}
-RELATION_CANDIDATES = 8  # RE prompts of larger schemas list this many types (see _re)
+RELATION_CANDIDATES = 8  # RE prompts of larger schemas list this many types, drawn per record (see _re)
 
 
 @cache
@@ -49,17 +49,23 @@ def templates(name: str) -> dict[str, list[str]]:
 @dataclass
 class Context:
     source: Source
+    seed: int
     rng: random.Random
     template_index: int | None  # fixed template (evaluation) or None for a random paraphrase
     split_ner_by_type: bool
     relation_candidates: int
-    inventory: dict[str, list[str]]  # entity types, relation types and labels seen in the records
+    inventory: dict[str, list[str]]  # entity types, relation types and labels of the whole split
 
     @cached_property
     def label_names(self) -> dict[str, str]:
-        """Corpus label -> the name prompts and answers show: the source's ``labels:`` (all of them, so a small
-        sample still lists every option), then any other label seen, as itself."""
-        return {**self.source.labels, **{x: x for x in self.inventory["labels"] if x not in self.source.labels}}
+        """Corpus label -> the name prompts and answers show: the source's ``labels:`` in their order, then any
+        other label of the whole split, sorted, as itself: the same options whatever sample is drawn."""
+        others = sorted(x for x in self.inventory["labels"] if x not in self.source.labels)
+        return {**self.source.labels, **{x: x for x in others}}
+
+    def record_rng(self, record_id: str) -> random.Random:
+        """Randomness of one record alone, so a record's prompt does not depend on which others were sampled."""
+        return random.Random(f"{self.seed}:{self.source.key}:{record_id}")
 
     @cached_property
     def label_options(self) -> list[str]:
@@ -95,19 +101,17 @@ def _ner(doc: Document, ctx: Context) -> Iterator[Item]:
 
 
 def _re(doc: Document, ctx: Context) -> Iterator[Item]:
-    """A schema of up to ``relation_candidates`` types is listed whole. A larger one (CMeIE's 43) is listed
-    as a fixed number of candidates: every type the gold holds plus random others, shuffled, so the
-    list's length and order do not tell which types are present (only a gold with more types grows it)."""
+    """A schema of up to ``relation_candidates`` types is listed whole. A larger one (CMeIE's 43) is listed as
+    ``relation_candidates`` types drawn at random for each record (seeded by its id) whatever its gold holds,
+    and the gold keeps the listed types only: a listed type is present as often as any type of the schema,
+    so the list gives no hint of the answer."""
     names = ctx.source.relations or {r: r for r in ctx.inventory["relations"]}
-    present = list(dict.fromkeys(names[r.type] for r in doc.relations if r.type in names))
     listed = list(dict.fromkeys(names.values()))
     if len(listed) > ctx.relation_candidates:
-        absent = [r for r in listed if r not in present]
-        listed = present + ctx.rng.sample(absent, max(ctx.relation_candidates - len(present), 0))
-        ctx.rng.shuffle(listed)
+        listed = ctx.record_rng(doc.id).sample(listed, ctx.relation_candidates)
     pairs = {name: [] for name in listed}
     for rel in doc.relations:
-        if rel.type in names:
+        if names.get(rel.type) in pairs:
             pairs[names[rel.type]].append((rel.head.strip(), rel.tail.strip()))
     prompt = ctx.fill("re", relations=JOIN[ctx.lang].join(listed), text=doc.text)
     gold = sorted({(r, h, t) for r, ps in pairs.items() for h, t in ps})
@@ -267,10 +271,21 @@ def build_pairs(
     template_index: int | None = None,
     split_ner_by_type: bool = True,
     relation_candidates: int = RELATION_CANDIDATES,
+    split: list[Record] | None = None,
 ) -> list[dict]:
-    """Instruction pairs for every (task, record); deterministic for a given seed."""
+    """Instruction pairs for every (task, record); deterministic for a given seed.
+
+    ``split`` is the whole split ``records`` were sampled from (default: ``records``): the types and labels
+    prompts offer come from it, so a small sample offers the same options as the whole split.
+    """
     ctx = Context(
-        source, random.Random(seed), template_index, split_ner_by_type, relation_candidates, inventory(records)
+        source,
+        seed,
+        random.Random(seed),
+        template_index,
+        split_ner_by_type,
+        relation_candidates,
+        inventory(records if split is None else split),
     )
     pairs = []
     for task in tasks or source.tasks:

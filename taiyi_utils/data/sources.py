@@ -85,8 +85,19 @@ def _sources(files: tuple[str, ...]) -> tuple[dict[str, Source], dict[str, str]]
             raise ValueError(
                 f"{where}: reader {spec['format']!r} has no option(s) {bad}; it accepts {sorted(accepted) or 'none'}"
             )
-        sources[key] = Source(key=key, **{**spec, "tasks": tuple(spec["tasks"])})
+        sources[key] = Source(key=key, **{**spec, "tasks": tuple(spec["tasks"]), "labels": _label_map(spec, where)})
     return sources, replaced
+
+
+def _label_map(spec: dict, where: str) -> dict[str, str]:
+    """``labels:`` as corpus label -> name shown: a list names itself; keys are strings whatever YAML read
+    (``{1: related}`` means the corpus label ``"1"``)."""
+    labels = spec.get("labels") or {}
+    if isinstance(labels, list):
+        labels = {x: x for x in labels}
+    if not isinstance(labels, dict):
+        raise ValueError(f"{where}: labels must be a list or a map of corpus label -> name, got {labels!r}")
+    return {str(k): str(v) for k, v in labels.items()}
 
 
 def get_source(key: str, sources: dict[str, Source] | None = None) -> Source:
