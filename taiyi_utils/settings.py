@@ -211,11 +211,18 @@ class EvalConfig(AnswerSettings):
     records_per_model: dict[str, int] = field(default_factory=dict)  # label -> fewer records for that model
     batch_size: int = 64  # answers decoded together (bench/eval_throughput.py)
     max_new_tokens: int = -1  # cap on every suite's answer limit (its longest gold + 8); -1: none
+    max_new_tokens_by_suite: dict[str, int] = field(default_factory=dict)  # suite -> its own cap (-1: none)
 
     def __post_init__(self):
         super().__post_init__()
         _need(
             self.max_new_tokens == -1 or self.max_new_tokens >= 1, self, "max_new_tokens", "must be >= 1 or -1 (none)"
+        )
+        _need(
+            all(isinstance(n, int) and (n == -1 or n >= 1) for n in self.max_new_tokens_by_suite.values()),
+            self,
+            "max_new_tokens_by_suite",
+            "must map suite names to token caps >= 1 or -1 (none)",
         )
         _need(
             self.records_per_suite == -1 or self.records_per_suite >= 1,

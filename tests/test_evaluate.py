@@ -127,12 +127,15 @@ def test_results_table_flags_comparability_and_averages_the_papers_suites():
             "ci_low": score - 0.1,
             "ci_high": score + 0.1,
             "items": 30,
+            "records": 10 if model == "stage 1" else 30,
+            "answer_limit": 64,
+            "gold_over_limit": 20 if suite == "HoC" else 0,
             **({"macro_f1": macro} if macro is not None else {}),
         }
 
     summaries = [
         summary(m, s, v, macro)
-        for m in ("base", "stage 2")
+        for m in ("base", "stage 1", "stage 2")
         for s, v, macro in (
             ("HoC", 0.5, 0.5),
             ("HoC-sentences", 0.4, 0.2),
@@ -142,12 +145,18 @@ def test_results_table_flags_comparability_and_averages_the_papers_suites():
     ]
     table = results_table(summaries)
     assert table.loc["HoC", "metric"] == "macro_f1" and table.loc["HoC", "unit"] == "abstract"
-    assert table.loc["HoC", "best fine-tuned (paper) comparable"] == "yes"
-    assert table.loc["HoC", "Taiyi (paper) comparable"] == "no"
+    assert (
+        table.loc["HoC", "Taiyi (paper) comparable"] == "no"
+        and table.loc["HoC", "best fine-tuned (paper) comparable"] == "no"
+    )
     assert table.loc["KUAKE-QIC-dev", "base macro_f1"] == 30.0  # ChatGPT's macro-F1 gets ours beside it
-    average = table.loc["average (2 of the paper's 13 averaged suites)"]  # HoC-sentences and KUAKE-QIC only
+    average = table.loc["average (2 suites; the paper averages 13)"]  # HoC-sentences and KUAKE-QIC only
     assert average["base"] == 50.0 and average["Taiyi (paper)"] == round((80.0 + 77.4) / 2, 1)
-    assert table.attrs["paper_average"]["Taiyi (paper)"] == 65.1 and table.loc["CNMLEQA", "n"] == 30
+    assert average["Taiyi (paper) comparable"] == "2 of 2 yes"  # HoC-sentences and KUAKE-QIC
+    assert table.attrs["paper_average"]["Taiyi (paper)"] == 65.1
+    assert (table.loc["CNMLEQA", "base n"], table.loc["CNMLEQA", "stage 1 n"]) == (30, 10)  # each model's own n
+    assert table.loc["HoC", "scorable"] == "no: 20 of 30 gold answers are longer than the 64-token limit"
+    assert table.loc["CNMLEQA", "scorable"] == "yes" and "Wilson" in table.attrs["caption"]
 
 
 def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, monkeypatch):

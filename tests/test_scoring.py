@@ -29,7 +29,9 @@ def test_micro_prf_by_hand():
     assert (result["tp"], result["fp"], result["fn"]) == (3, 1, 2)
     assert result["precision"] == pytest.approx(0.75) and result["recall"] == pytest.approx(0.6)
     assert result["f1"] == pytest.approx(2 / 3)
-    assert metrics.prf(0, 0, 0) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    # nothing to find and nothing claimed: no error was made; something to find and nothing claimed: 0
+    assert metrics.prf(0, 0, 0) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert metrics.prf(0, 0, 3) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
 
 
 def test_macro_f1_by_hand():
@@ -37,6 +39,9 @@ def test_macro_f1_by_hand():
     pred = [{"a"}, {"b"}, {"b"}, {"a"}]
     # a: tp1 fp1 fn1 -> .5 ; b: tp1 fp1 fn0 -> .6667 ; c: tp0 fp0 fn1 -> 0 ; mean = .3889
     assert metrics.macro_f1(gold, pred) == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    # d was offered but neither present nor predicted: its F1 is undefined and left out, not a 0
+    assert metrics.macro_f1(gold, pred, ["a", "b", "c", "d"]) == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    assert metrics.macro_f1([{"a"}, set()], [{"a"}, set()], ["a", "b"]) == 1.0
 
 
 def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_data():
@@ -45,7 +50,20 @@ def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_data():
     lo_s, hi_s = metrics.bootstrap_ci(metrics.item_statistics([{"correct": c} for c in small], "accuracy"), "accuracy")
     lo_l, hi_l = metrics.bootstrap_ci(metrics.item_statistics([{"correct": c} for c in large], "accuracy"), "accuracy")
     assert lo_s < 0.5 < hi_s and lo_l < 0.5 < hi_l and (hi_l - lo_l) < (hi_s - lo_s) / 3
-    assert metrics.bootstrap_ci(np.array([(1, 0, 0)] * 5), "micro_f1") == (1.0, 1.0)
+
+
+def test_intervals_at_0_and_1_are_wilsons_over_records_not_a_point():
+    """Every resample of a perfect (or hitless) slice repeats its score, so the percentile bootstrap gives
+    [1, 1] (or [0, 0]); 30 records cannot show that much: Wilson's interval for 30 of 30 (0 of 30)."""
+    perfect, hitless = np.array([(2, 0, 0)] * 30, dtype=float), np.array([(0, 1, 2)] * 30, dtype=float)
+    assert metrics.bootstrap_ci(perfect, "micro_f1") == metrics.wilson(30, 30)
+    assert metrics.bootstrap_ci(hitless, "micro_f1") == metrics.wilson(0, 30)
+    assert metrics.wilson(30, 30)[0] == pytest.approx(0.8865, abs=1e-4)  # 1 - z^2 / (n + z^2)
+    # perfect multi-label answers on abstracts that lack some labels: every resample scores 1, so Wilson again
+    labels = ["a", "b", "c"]
+    gold = [{"a"}] * 28 + [{"b"}, {"c"}]
+    stats = metrics.item_statistics([{"gold": g, "pred": g} for g in gold], "macro_f1", labels)
+    assert metrics.bootstrap_ci(stats, "macro_f1") == metrics.wilson(30, 30)
 
 
 def test_ner_scoring_and_error_categories():

@@ -1,14 +1,18 @@
-"""``python -m taiyi_utils.evaluation score --task TASK --gold GOLD.jsonl --pred PRED.jsonl [--source SRC.jsonl] --json``.
+"""``python -m taiyi_utils.evaluation score --pred PRED.jsonl [--gold GOLD.jsonl] [--source SRC.jsonl] [--task TASK]``.
 
-Gold and prediction files hold ``{"id", "text"}`` lines with answer texts in the workbench's
-formats. The gold text is parsed by the same parser as the prediction, and every item is scored
-by the notebooks' own path (``eval.score.score_row`` and ``eval.evaluate.summarize``).
+Prediction and gold files hold ``{"id", "text"}`` lines with answer texts in the workbench's formats.
+Every item is scored by the notebooks' own path (``evaluation.score.score_row`` and
+``evaluation.evaluate.summarize``).
 
-``--source`` holds ``{"id", "text", "options"?}`` lines: the input text each answer is about
-(it settles ambiguous splits, as the prompt does in the notebooks) and the types / relations /
-labels / options the prompt offered. Without options they come from the gold: the keys of its
-lines (NER, RE), yes/no/maybe when the gold answer is one of those words, else the letters A-E
-(QA); classification then counts every predicted label.
+``--source`` is either a curated evaluation file as notebook 01 wrote it (``data/eval/<suite>.jsonl``),
+used as it is: ids are its ``conversation_id``, and its prompts, options, entity aliases, gold
+structures, task and metric are the notebook's, so the CLI gives notebook 04's score exactly; ``--gold``
+and ``--task`` may then be left out. Or it holds ``{"id", "text", "options"?}`` lines: the input text each
+answer is about (it settles ambiguous splits, as the prompt does in the notebooks) and the types /
+relations / labels / options the prompt offered. Without options they come from the gold: the keys of
+its lines (NER, RE), the labels named anywhere in the gold file (classification: the suite's label set,
+so a label is read in any case or in prose), yes/no/maybe when the gold answer is one of those words,
+else the letters A-E (QA).
 """
 
 from __future__ import annotations
@@ -20,22 +24,32 @@ from pathlib import Path
 
 from .. import answers, tasks
 from ..data.formats import FormatError, field, iter_jsonl
-from .evaluate import summarize
+from .evaluate import suite_metric, summarize
 from .score import score_row
 
 TASKS = ("ner", "re", "cls", "multilabel", "qa")
 
 
-def read_answers(path: Path) -> dict[str, dict]:
+def read_answers(path: Path, key: str = "id", text: str | None = "text") -> dict[str, dict]:
     """``id -> line`` for a JSON-lines file; a repeated id is an error naming it and both lines."""
+    if path.is_dir():
+        raise FormatError(path, "-", "is a folder; give a JSON-lines file")
     found, lines = {}, {}
     for lineno, row in iter_jsonl(path):
-        key = str(field(row, "id", path, lineno))
-        if key in found:
-            raise FormatError(path, lineno, f"duplicate id {key!r} (first on line {lines[key]})")
-        field(row, "text", path, lineno, str)
-        found[key], lines[key] = row, lineno
+        ident = str(field(row, key, path, lineno))
+        if ident in found:
+            raise FormatError(path, lineno, f"duplicate id {ident!r} (first on line {lines[ident]})")
+        if text:
+            field(row, text, path, lineno, str)
+        found[ident], lines[ident] = row, lineno
     return found
+
+
+def is_curated(path: Path) -> bool:
+    """Whether ``path`` is a curated evaluation file (rows with ``conversation_id`` and ``conversation``)."""
+    for _, row in iter_jsonl(path):
+        return "conversation_id" in row and "conversation" in row
+    return False
 
 
 def _gold_options(task: str, gold_texts: list[str]) -> list[set[str]]:
@@ -47,36 +61,70 @@ def _gold_options(task: str, gold_texts: list[str]) -> list[set[str]]:
             set(tasks.YESNO) if not answers.parse_choice(text) and answers.parse_yesno(text) else set("ABCDE")
             for text in gold_texts
         ]
-    return [set() for _ in gold_texts]  # any label counts: a label outside the gold set is a false positive
+    label_set = set().union(*(answers.parse_labels(text) for text in gold_texts))
+    return [label_set for _ in gold_texts]
 
 
-def score_files(task: str, gold_path: Path, pred_path: Path, source_path: Path | None = None) -> dict:
-    """The summary ``summarize`` gives the notebooks, for answer files instead of curated rows."""
-    gold, pred = read_answers(gold_path), read_answers(pred_path)
-    missing = sorted(set(gold) - set(pred))
-    if missing:
-        raise FormatError(pred_path, "ids", f"{len(missing)} gold id(s) have no prediction, e.g. {missing[:3]}")
-    sources = read_answers(source_path) if source_path else {}
+def _answer_rows(task: str, gold: dict[str, dict], sources: dict[str, dict]) -> list[dict]:
+    """Evaluation rows built from gold answer texts, with the options and input texts of ``sources``."""
     ids = list(gold)
-    derived = _gold_options(task, [gold[i]["text"] for i in ids])
-    scored = []
-    for key, options in zip(ids, derived):
+    rows = []
+    row_task = "cls" if task == "multilabel" else task
+    for key, options in zip(ids, _gold_options(task, [gold[i]["text"] for i in ids])):
         source = sources.get(key, {})
         options = set(source.get("options") or options)
-        item = tasks.Item(frozenset(options), source.get("text"))
-        row_task = "cls" if task == "multilabel" else task
-        structure = tasks.get_task(row_task).parse(gold[key]["text"], item)
-        row = {
-            "conversation_id": key,
-            "record_id": key,
-            "task": row_task,
-            "language": "",
-            "conversation": [{"human": source.get("text", "")}],
-            "options": sorted(options),
-            "gold": sorted(structure) if isinstance(structure, set) else structure,
-        }
-        scored.append(score_row(row, pred[key]["text"]))
-    metric = tasks.get_task(task).metric
+        structure = tasks.get_task(row_task).parse(
+            gold[key]["text"], tasks.Item(frozenset(options), source.get("text"))
+        )
+        rows.append(
+            {
+                "conversation_id": key,
+                "record_id": key,
+                "task": row_task,
+                "language": "",
+                "conversation": [{"human": source.get("text", "")}],
+                "options": sorted(options),
+                "gold": sorted(structure) if isinstance(structure, set) else structure,
+            }
+        )
+    return rows
+
+
+def _curated_rows(path: Path, task: str | None, gold: dict[str, dict] | None) -> list[dict]:
+    """The curated rows of ``path`` as notebook 04 scores them; gold answer texts, if given, replace their gold."""
+    rows = list(read_answers(path, key="conversation_id", text=None).values())
+    found = sorted({r["task"] for r in rows})
+    if task is not None and found != ["cls" if task == "multilabel" else task]:
+        raise FormatError(path, "task", f"holds {'/'.join(found)} items, not {task}")
+    if gold is None:
+        return rows
+    unknown = sorted(set(gold) - {r["conversation_id"] for r in rows})
+    if unknown:
+        raise FormatError(path, "ids", f"{len(unknown)} gold id(s) are not in the curated file, e.g. {unknown[:3]}")
+    chosen = []
+    for row in rows:
+        if row["conversation_id"] in gold:
+            parsed = tasks.get_task(row["task"]).parse(gold[row["conversation_id"]]["text"], tasks.item_of(row))
+            chosen.append({**row, "gold": sorted(parsed) if isinstance(parsed, set) else parsed})
+    return chosen
+
+
+def score_files(task: str | None, gold_path: Path | None, pred_path: Path, source_path: Path | None = None) -> dict:
+    """The summary ``summarize`` gives the notebooks, for answer files instead of a notebook's answers."""
+    pred = read_answers(pred_path)
+    gold = read_answers(gold_path) if gold_path else None
+    if source_path is not None and is_curated(source_path):
+        rows = _curated_rows(source_path, task, gold)
+        metric = suite_metric(rows[0].get("suite", ""), rows) if rows else "micro_f1"
+    elif gold is None or task is None:
+        raise FormatError(source_path or pred_path, "-", "--gold and --task are needed unless --source is curated")
+    else:
+        rows = _answer_rows(task, gold, read_answers(source_path) if source_path else {})
+        metric = tasks.get_task(task).metric
+    missing = [r["conversation_id"] for r in rows if r["conversation_id"] not in pred]
+    if missing:
+        raise FormatError(pred_path, "ids", f"{len(missing)} gold id(s) have no prediction, e.g. {missing[:3]}")
+    scored = [score_row(row, pred[row["conversation_id"]]["text"]) for row in rows]
     summary = summarize("", scored, metric)
     return {"n": summary.pop("items"), **{k: v for k, v in summary.items() if k not in ("suite", "records")}}
 
@@ -84,15 +132,23 @@ def score_files(task: str, gold_path: Path, pred_path: Path, source_path: Path |
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m taiyi_utils.evaluation", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    cmd = sub.add_parser("score", help="score answer texts against gold answer texts")
-    cmd.add_argument("--task", required=True, choices=TASKS)
-    cmd.add_argument("--gold", required=True)
-    cmd.add_argument("--pred", required=True)
-    cmd.add_argument("--source", help='JSON lines {"id", "text", "options"?}: each answer\'s input text and options')
+    cmd = sub.add_parser("score", help="score answer texts against gold answers")
+    cmd.add_argument("--task", choices=TASKS, help="needed unless --source is a curated file")
+    cmd.add_argument("--gold", help='JSON lines {"id", "text"}; default with a curated --source: its gold')
+    cmd.add_argument("--pred", required=True, help='JSON lines {"id", "text"}')
+    cmd.add_argument(
+        "--source",
+        help='a curated data/eval/<suite>.jsonl, or JSON lines {"id", "text", "options"?}: input texts and options',
+    )
     cmd.add_argument("--json", action="store_true", help="one JSON object (default: indented)")
     args = parser.parse_args(argv)
     try:
-        result = score_files(args.task, Path(args.gold), Path(args.pred), Path(args.source) if args.source else None)
+        result = score_files(
+            args.task,
+            Path(args.gold) if args.gold else None,
+            Path(args.pred),
+            Path(args.source) if args.source else None,
+        )
     except (FormatError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -16,9 +16,9 @@ from .suites import load_suites
 BASELINE = "base"
 
 
-def averaged_suites(names: list[str]) -> list[str]:
-    """The suites among ``names`` that stand for the paper's averaged test sets (suites.yaml ``average``)."""
-    suites = load_suites()
+def averaged_suites(names: list[str], suites: dict | None = None) -> list[str]:
+    """The suites among ``names`` marked ``average`` in ``suites`` (default: the shipped registry)."""
+    suites = load_suites() if suites is None else suites
     return [s for s in names if s in suites and suites[s].average]
 
 
@@ -29,12 +29,13 @@ def compare(
     average_over: list[str] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
+    suites: dict | None = None,
 ) -> list[dict]:
     """Rows ``{suite, a, b, n, diff, ci_low, ci_high, ...}`` of ``b - a`` for every model ``b`` against ``a = baseline``.
 
     ``metrics`` maps each suite to its metric; ``n`` counts the records both models answered. The
     row with ``suite == "average"`` is the mean difference over ``average_over`` (default: the
-    suites standing for the paper's averaged test sets, else every suite), with a paired
+    suites marked ``average`` in ``suites``, the run's registry, else every suite), with a paired
     interval drawn over each suite's records at once.
     """
     by_model: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -52,7 +53,7 @@ def compare(
         for suite, (n, pair) in pairs.items():
             diff, low, high = paired_bootstrap([pair], n_resamples, seed)
             rows.append(_row(suite, baseline, model, n, diff, low, high, metric=pair[2]))
-        chosen = [s for s in (average_over or averaged_suites(list(pairs)) or list(pairs)) if s in pairs]
+        chosen = [s for s in (average_over or averaged_suites(list(pairs), suites) or list(pairs)) if s in pairs]
         if chosen:
             diff, low, high = paired_bootstrap([pairs[s][1] for s in chosen], n_resamples, seed)
             n = sum(pairs[s][0] for s in chosen)

@@ -8,8 +8,10 @@ adapter content, precision, chat format: ``cache/<label>-<digest>.jsonl``) and e
 prompt text and token limit, so a changed adapter or prompt is never answered from the cache.
 
 A suite's answer limit comes from its gold answers under the evaluated tokenizer (the longest
-plus ``LIMIT_SLACK``), so no gold answer of the evaluated slice would be cut off; each
-prediction records whether it stopped at the limit, and summaries report that share.
+plus ``LIMIT_SLACK``), over the suite's whole evaluated slice, so no gold answer would be cut off
+and every model compared on the suite answers under the same limit, also one that answers fewer
+records. A cap (``max_new_tokens``, or one per suite) may lower it; each prediction records whether
+it stopped at the limit, summaries report that share and how many gold answers the cap cuts off.
 """
 
 from __future__ import annotations
@@ -35,17 +37,20 @@ def gold_lengths(rows: list[dict], tokenizer) -> list[int]:
     return [len(ids) for ids in tokenizer(golds, add_special_tokens=False)["input_ids"]] if golds else []
 
 
-def answer_limits(rows: list[dict], tokenizer, cap: int = -1) -> dict[str, int]:
+def answer_limits(
+    rows: list[dict], tokenizer, cap: int = -1, suite_caps: dict[str, int] | None = None
+) -> dict[str, int]:
     """Max new tokens per suite: its longest gold answer under ``tokenizer`` plus ``LIMIT_SLACK``, at most
-    ``cap`` when one is set (-1: none)."""
-    return _limits(rows, gold_lengths(rows, tokenizer), cap)
+    the suite's cap in ``suite_caps``, else ``cap`` when one is set (-1: none)."""
+    return _limits(rows, gold_lengths(rows, tokenizer), cap, suite_caps or {})
 
 
-def _limits(rows: list[dict], lengths: list[int], cap: int) -> dict[str, int]:
+def _limits(rows: list[dict], lengths: list[int], cap: int, suite_caps: dict[str, int]) -> dict[str, int]:
     limits: dict[str, int] = {}
     for row, length in zip(rows, lengths):
         limits[row.get("suite", "")] = max(limits.get(row.get("suite", ""), 0), length + LIMIT_SLACK)
-    return {suite: min(limit, cap) if cap > 0 else limit for suite, limit in limits.items()}
+    capped = {suite: suite_caps.get(suite, cap) for suite in limits}
+    return {suite: min(limit, capped[suite]) if capped[suite] > 0 else limit for suite, limit in limits.items()}
 
 
 def _read_cache(path: Path) -> dict[str, dict]:
@@ -93,19 +98,19 @@ def predict(
     chat_format: str = "template",
     batch_size: int = 64,
     label: str = "",
-    cap: int = -1,
+    limits: dict[str, int] | None = None,
 ) -> dict[str, dict]:
     """``{"output", "cut", "limit", "gold_over_limit"}`` for ``rows`` by ``item_key``, generating only what
     ``cache`` lacks.
 
-    ``limit`` is the item's suite's token limit (see ``answer_limits``; ``cap`` bounds every limit), ``cut``
-    is true when the answer stopped there, and ``gold_over_limit`` when the gold answer is longer than it.
+    ``limit`` is the item's suite's token limit from ``limits`` (default: ``answer_limits`` of ``rows``),
+    ``cut`` is true when the answer stopped there, and ``gold_over_limit`` when the gold answer is longer.
     """
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = _read_cache(cache)
     lengths = gold_lengths(rows, tokenizer)
-    limits = _limits(rows, lengths, cap)
+    limits = limits or _limits(rows, lengths, -1, {})
     keys = {item_key(r): _request_key(r, limits[r.get("suite", "")]) for r in rows}
     todo = [r for r in rows if keys[item_key(r)] not in done]
     budget = [limits[r.get("suite", "")] for r in todo]
@@ -142,9 +147,10 @@ def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 10
     """``metric`` (the suite's score) with a 95% interval, plus P/R/F1, macro-F1 or accuracy, format and cut rates.
 
     Accuracies get a Wilson interval; F1 scores a percentile bootstrap over records (a record's
-    prompts, such as one per entity type, are drawn together). Macro-F1 averages per-label F1 over
-    every label the prompts offered (BLURB's HoC score, PromptCBLUE's KUAKE-QIC score), so a label
-    never predicted nor present still counts as 0.
+    prompts, such as one per entity type, are drawn together), Wilson's over records where the score
+    is 0 or 1 (``metrics.bootstrap_ci``). Macro-F1 averages per-label F1 over the labels the prompts
+    offered (BLURB's HoC score, PromptCBLUE's KUAKE-QIC score), leaving out a label with nothing to find
+    and nothing predicted. ``gold`` counts the gold items an F1 rests on (tp + fn).
     """
     summary = {
         "suite": suite,
@@ -167,7 +173,7 @@ def summarize(suite: str, scored: list[dict], metric: str, n_resamples: int = 10
                 if k in ("precision", "recall", "f1", "tp", "fp", "fn")
             }
         )
-        summary["micro_f1"] = summary["f1"]
+        summary.update(micro_f1=summary["f1"], gold=summary["tp"] + summary["fn"])
         if labels:
             summary["macro_f1"] = macro_f1([set(s["gold"]) for s in scored], [set(s["pred"]) for s in scored], labels)
     if metric not in summary:
@@ -197,19 +203,20 @@ def evaluate(
     identity: str,
     chat_format: str = "template",
     batch_size: int = 64,
-    cap: int = -1,
+    limits: dict[str, int] | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """(suite summaries, scored rows) for one model over every suite; rows carry ``model``.
 
-    Each summary gives the suite's ``answer_limit`` and how many gold answers are longer than it
-    (``gold_over_limit``: no model could give those in full; only ``cap`` makes it more than 0).
+    Each summary gives the suite's ``answer_limit`` (from ``limits``, the same for every model compared) and
+    how many gold answers are longer than it (``gold_over_limit``: no model could give those in full; only a
+    cap makes it more than 0).
 
     ``identity`` (``model_identity``) names the answer cache, so answers of another model are never reused.
     """
     rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
     cache = Path(out_dir) / "cache" / f"{label.replace(' ', '_')}-{identity}.jsonl"
     outputs = predict(
-        model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label, cap=cap
+        model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label, limits=limits
     )
     summaries, scored_rows = [], []
     for suite in suites:
@@ -259,10 +266,17 @@ def evaluate_models(
     config: EvalConfig, suites: dict[str, list[dict]], out_dir: str | Path
 ) -> tuple[list[dict], list[dict]]:
     """Base model (adapter switched off) and each of ``config.adapters`` on one loaded base; merged models
-    load as a base. A model with fewer records (``config.records_per_model``) answers the first ones."""
+    load as a base. A model with fewer records (``config.records_per_model``) answers the first ones, under
+    the same answer limits as the others (taken from all of ``suites``)."""
     from .. import model as models
 
     tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
+    limits = answer_limits(
+        [{**r, "suite": suite} for suite, items in suites.items() for r in items],
+        tokenizer,
+        config.max_new_tokens,
+        config.max_new_tokens_by_suite,
+    )
     model = models.load_for_answering(config, config.adapters)
     summaries, rows = [], []
     for label in (["base"] if config.include_base else []) + list(config.adapters):
@@ -277,7 +291,7 @@ def evaluate_models(
                 identity=identity,
                 chat_format=config.chat_format,
                 batch_size=config.batch_size,
-                cap=config.max_new_tokens,
+                limits=limits,
             )
         summaries += s
         rows += r

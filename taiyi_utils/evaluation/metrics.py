@@ -4,17 +4,18 @@ bootstrap and Wilson intervals."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
-    """Precision, recall and F1; an empty denominator counts as 0 (nothing predicted / nothing to find)."""
+    """Precision, recall and F1. Nothing to find and nothing claimed is 1 throughout (no error was made);
+    otherwise an empty denominator is 0 (nothing predicted, or nothing to find but something claimed)."""
+    if tp + fp + fn == 0:
+        return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return {"precision": precision, "recall": recall, "f1": float(metric_of(np.array([tp, fp, fn]), "micro_f1"))}
 
 
 def micro(counts: list[tuple[int, int, int]]) -> dict[str, float]:
@@ -24,18 +25,10 @@ def micro(counts: list[tuple[int, int, int]]) -> dict[str, float]:
 
 
 def macro_f1(gold: list[set[str]], pred: list[set[str]], labels: list[str] | None = None) -> float:
-    """Mean over labels of each label's F1 (PromptCBLUE's metric for KUAKE-QIC)."""
+    """Mean over labels of each label's F1 (BLURB's HoC score, PromptCBLUE's for KUAKE-QIC); a label with
+    nothing to find and nothing predicted is left out (see ``metric_of``)."""
     labels = labels or sorted(set().union(*gold, *pred))
-    per_label = Counter()
-    for g, p in zip(gold, pred):
-        for label in labels:
-            per_label[(label, "tp")] += label in g and label in p
-            per_label[(label, "fp")] += label not in g and label in p
-            per_label[(label, "fn")] += label in g and label not in p
-    scores = [
-        prf(per_label[(label, "tp")], per_label[(label, "fp")], per_label[(label, "fn")])["f1"] for label in labels
-    ]
-    return float(np.mean(scores)) if scores else 0.0
+    return float(metric_of(label_counts(gold, pred, labels).sum(axis=0), "macro_f1"))
 
 
 def label_counts(gold: list[set[str]], pred: list[set[str]], labels: list[str]) -> np.ndarray:
@@ -72,13 +65,21 @@ def item_statistics(scored: list[dict], metric: str, labels: list[str] | None = 
 
 
 def metric_of(total: np.ndarray, metric: str) -> np.ndarray:
-    """The metric of summed statistics; leading axes (resamples) are kept."""
+    """The metric of summed statistics; leading axes (resamples) are kept.
+
+    An F1 with nothing to find and nothing claimed (tp = fp = fn = 0) is undefined: it is 1 for micro-F1
+    (no error was made) and left out of macro-F1's mean, so a label that a slice (or a resample of it)
+    happens to lack neither pulls a perfect model below 1 nor lifts a poor one.
+    """
     if metric == "accuracy":
         return total[..., 0] / np.maximum(total[..., 1], 1)
     tp, fp, fn = total[..., 0], total[..., 1], total[..., 2]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
-    return f1.mean(axis=-1) if metric == "macro_f1" else f1
+    denominator = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.ones_like(denominator, dtype=float), where=denominator > 0)
+    if metric != "macro_f1":
+        return f1
+    defined = denominator > 0
+    return np.where(defined.any(axis=-1), (f1 * defined).sum(axis=-1) / np.maximum(defined.sum(axis=-1), 1), 1.0)
 
 
 def by_record(stats: np.ndarray, record_ids: list[str]) -> tuple[list[str], np.ndarray]:
@@ -98,9 +99,17 @@ def resamples(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
 def bootstrap_ci(
     stats: np.ndarray, metric: str, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``metric`` over the rows of ``stats`` (records or items)."""
+    """Percentile bootstrap interval of ``metric`` over the rows of ``stats`` (records or items).
+
+    Where the score is 0 or 1 every resample repeats it and the percentile interval collapses to a
+    point; there the interval is Wilson's for ``len(stats)`` records all wrong or all right, which is
+    as much as n records can show.
+    """
     if not len(stats):
         return (0.0, 0.0)
+    score = float(metric_of(stats.sum(axis=0), metric))
+    if score in (0.0, 1.0):
+        return wilson(int(score) * len(stats), len(stats))
     idx = resamples(len(stats), n_resamples, np.random.default_rng(seed))
     return _percentiles(metric_of(stats[idx].sum(axis=1), metric), level)
 

@@ -21,15 +21,24 @@ PAPER = {"taiyi": "Taiyi (paper)", "chatgpt": "ChatGPT-3.5 (paper)", "sota": "be
 PATTERN = {"yes": "", "unverified": ".", "no": "/"}  # bar hatching of a published number by comparability
 
 
-def results_table(summaries: list[dict]) -> pd.DataFrame:
-    """Suites x models (score in %, 95% CI, n) beside the paper's numbers, each with its metric and comparability.
+INTERVALS = (
+    "95% intervals: accuracy, Wilson's score interval over questions; F1, a percentile bootstrap over records "
+    "(1,000 resamples), Wilson's over records where the score is 0 or 100. n: records each model answered."
+)
+
+
+def results_table(summaries: list[dict], suites: dict | None = None) -> pd.DataFrame:
+    """Suites x models (score in %, 95% CI, each model's own n) beside the paper's numbers, each with its metric
+    and comparability; ``suites`` is the run's registry (default: the shipped one), so user suites join.
 
     Where a published number uses another metric that we also compute (KUAKE-QIC's ChatGPT
-    macro-F1), ours in that metric has its own column. The last row averages the suites that
-    stand for the paper's averaged test sets, ours and the paper's over the same ones; the
-    paper's own 13-suite average is kept in ``table.attrs["paper_average"]``.
+    macro-F1), ours in that metric has its own column. ``scorable`` says "no" where the answer limit
+    cuts off most gold answers (no model could score well there). The last row averages the suites
+    marked ``average``, ours and the paper's over the same ones; its comparability columns count the
+    suites whose number is comparable. ``attrs``: ``caption`` (the interval methods), ``paper_average``
+    (the paper's own 13-suite average) and ``averaged``.
     """
-    suites = load_suites()
+    suites = load_suites() if suites is None else suites
     table = pd.DataFrame(summaries)
     out = table.pivot(index="suite", columns="model", values="score").mul(100).round(1)
     models = list(out.columns)
@@ -38,7 +47,8 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
         .pivot(index="suite", columns="model", values="ci")
         .add_suffix(" 95% CI")
     )
-    spec = lambda s: suites.get(s)  # noqa: E731
+    out = out.join(table.pivot(index="suite", columns="model", values="records").add_suffix(" n"))
+    spec = suites.get
     other_metrics = sorted(
         {
             r.metric
@@ -58,7 +68,8 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
                     else None
                     for s in out.index
                 ]
-    out.insert(0, "n", table.groupby("suite")["items"].max())
+    if "answer_limit" in table:
+        out["scorable"] = [_scorable(table[table["suite"] == s]) for s in out.index]
     out.insert(0, "metric", [spec(s).metric if spec(s) else "" for s in out.index])
     out.insert(0, "unit", [spec(s).unit if spec(s) else "" for s in out.index])
     for key, name in PAPER.items():
@@ -67,18 +78,34 @@ def results_table(summaries: list[dict]) -> pd.DataFrame:
         out[f"{name} metric"] = [r.metric if r else "" for r in refs]
         out[f"{name} comparable"] = [r.comparable if r else "" for r in refs]
     averaged = [s for s in out.index if spec(s) and spec(s).average]
-    label = f"average ({len(averaged)} of the paper's {PAPER_SUITES} averaged suites)"
+    label = f"average ({len(averaged)} suites; the paper averages {PAPER_SUITES})"
     out.loc[label] = {c: round(out.loc[averaged, c].astype(float).mean(), 1) for c in [*models, *PAPER.values()]}
-    out.attrs["paper_average"] = {PAPER[k]: v for k, v in PAPER_AVERAGE.items()}
-    out.attrs["averaged"] = averaged
+    for name in PAPER.values():
+        flags = list(out.loc[averaged, f"{name} comparable"])
+        out.loc[label, f"{name} comparable"] = f"{flags.count('yes')} of {len(averaged)} yes"
+    out.attrs.update(
+        caption=INTERVALS,
+        paper_average={PAPER[k]: v for k, v in PAPER_AVERAGE.items()},
+        averaged=averaged,
+    )
     out = out.astype(object).fillna("")
-    out["n"] = [int(v) if v != "" else "" for v in out["n"]]  # the average row adds a blank, which made them floats
+    for model in models:  # the average row adds a blank, which made the counts floats
+        out[f"{model} n"] = [int(v) if v != "" else "" for v in out[f"{model} n"]]
     return out
 
 
-def reference_notes(suite_names: list[str]) -> pd.DataFrame:
+def _scorable(rows: pd.DataFrame) -> str:
+    """ "yes", or "no" with how many gold answers the suite's answer limit cuts off, where that is most of them."""
+    widest = rows.loc[rows["items"].idxmax()]
+    over, items = int(widest.get("gold_over_limit", 0)), int(widest["items"])
+    if 2 * over <= items:
+        return "yes"
+    return f"no: {over} of {items} gold answers are longer than the {int(widest['answer_limit'])}-token limit"
+
+
+def reference_notes(suite_names: list[str], suites: dict | None = None) -> pd.DataFrame:
     """Why each published number is, or is not, comparable with ours: one row per suite and column."""
-    suites = load_suites()
+    suites = load_suites() if suites is None else suites
     return pd.DataFrame(
         [
             {
@@ -96,9 +123,9 @@ def reference_notes(suite_names: list[str]) -> pd.DataFrame:
     )
 
 
-def comparison_bar(summaries: list[dict]) -> go.Figure:
+def comparison_bar(summaries: list[dict], suites: dict | None = None) -> go.Figure:
     """Grouped bars per suite: our models with CI error bars, and the paper's numbers hatched by comparability."""
-    suites = load_suites()
+    suites = load_suites() if suites is None else suites
     table = pd.DataFrame(summaries)
     order = list(dict.fromkeys(table["suite"]))
     fig = go.Figure()
@@ -129,7 +156,7 @@ def comparison_bar(summaries: list[dict]) -> go.Figure:
         barmode="group",
         yaxis_title="score (%)",
         height=480,
-        title="Score per suite (%) with 95% bootstrap CI; paper numbers hatched: "
+        title="Score per suite (%) with 95% intervals (Wilson / bootstrap); paper numbers hatched: "
         "/ not comparable, · unverified (hover for why)",
         legend=dict(orientation="h", y=-0.25),
     )
