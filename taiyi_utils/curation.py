@@ -152,9 +152,6 @@ def curate(
         quality.add_token_counts(pairs, count)
     train, too_long = quality.length_filter(train, max_tokens)
     train, overlap = quality.overlap(train, evaluation, remove=config.remove_overlap)
-    overlap["eval_items_in_training_after_removal"] = quality.overlap(train, evaluation, remove=False)[1][
-        "eval_items_in_training"
-    ]
     stage1, stage2 = mix.build_stages(
         train,
         cap_per_dataset=config.cap_per_dataset,

@@ -100,3 +100,20 @@ def test_stages_are_deterministic_by_seed():
     assert ids(first) == ids(again) != ids(other)
     with pytest.raises(ValueError, match="replay_fraction"):
         mix.build_stages(mixture(), replay_fraction=1.5)
+
+
+def test_overlap_is_content_not_stock_phrasing_on_the_medqa_releases(raw):
+    """USMLE questions share stock sentences ("Which of the following is the most likely diagnosis?" in 137)
+    but no dev question repeats a test one; 69 MCMLE dev questions equal test ones and more share their case."""
+    from taiyi_utils.data.records import main_text
+    from taiyi_utils.data.sources import read_split
+
+    def pairs(source, split):
+        return [pair(source, r.id, source_text=main_text(r)) for r in read_split(source, split, raw)]
+
+    for source, at_most, at_least in (("medqa_usmle", 20, 0), ("medqa_mcmle", 10_000, 69)):
+        _, report = quality.overlap(pairs(source, "dev"), {"test": pairs(source, "test")})
+        flagged = report["eval_items_in_training"]["test"]
+        assert at_least <= flagged <= at_most, (source, flagged)
+        assert report["eval_items_in_training_after_removal"]["test"] == 0
+    assert len(report["examples"]["test"]) == 3 and report["examples"]["test"][0]["training_dataset"] == "medqa_mcmle"

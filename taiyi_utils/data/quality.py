@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
-MIN_OVERLAP_CHARS = 50  # shorter shared sentences ("95% confidence interval, 1.") are boilerplate, not leakage
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
+NGRAM = 13  # words per n-gram (GPT-3's decontamination length); a CJK character is a word
+BOILERPLATE_TEXTS = 5  # an n-gram in this many distinct texts is stock phrasing, not an item's content
+MIN_COVERAGE = 0.5  # share of an item's distinctive n-grams found in training that marks it as seen
+EXAMPLES = 3  # flagged items per suite shown in the data card
 
 
 def normalize(text: str) -> str:
@@ -56,50 +59,92 @@ def length_filter(pairs: list[dict], max_tokens: int) -> tuple[list[dict], Count
     return kept, dropped
 
 
-def _sentences(text: str) -> set[str]:
-    """The whole normalised text plus each of its sentences long enough to be telling."""
-    parts = {s for s in (normalize(p) for p in _SENTENCE_END.split(text)) if len(s) >= MIN_OVERLAP_CHARS}
-    return parts | {normalize(text)}
+def tokens(text: str) -> list[str]:
+    """Normalised words, each CJK character a word of its own (Chinese has no spaces)."""
+    return _TOKEN.findall(normalize(text))
+
+
+def _grams(text: str) -> set[int]:
+    words = tokens(text)
+    return {hash(tuple(words[i : i + NGRAM])) for i in range(len(words) - NGRAM + 1)}
 
 
 def overlap(train: list[dict], evaluation: dict[str, list[dict]], remove: bool = True) -> tuple[list[dict], dict]:
-    """Find training pairs sharing text with evaluation items and (by default) drop them.
+    """Find evaluation items whose distinctive text occurs in training; drop those training pairs (by default).
 
-    Texts are compared as normalised wholes and sentences, so a test sentence inside
-    a training abstract counts as overlap. Returns the kept training pairs and a report:
-    per suite, how many of its items occur in training; per dataset, pairs removed.
+    An item's distinctive text is its ``NGRAM``-word n-grams less those found in ``BOILERPLATE_TEXTS`` or
+    more distinct texts of this curation (stock phrasing such as "Which of the following is the most likely
+    diagnosis?"), as decontamination tools do. The item counts as seen in training when at least
+    ``MIN_COVERAGE`` of them occur in training texts, or a training text equals it (what decides for items
+    shorter than ``NGRAM`` words). Returns the kept training pairs and a report: per suite, the items
+    seen before and after removal (judged with the same stock phrasing) and three examples; per
+    dataset, the training pairs removed.
     """
-    sentences: dict[str, set[str]] = {}  # pairs built from one record share its text: split it once
+    grams: dict[str, set[int]] = {}  # pairs built from one record share its text: split it once
 
-    def split(text: str) -> set[str]:
-        if text not in sentences:
-            sentences[text] = _sentences(text)
-        return sentences[text]
+    def grams_of(text: str) -> set[int]:
+        if text not in grams:
+            grams[text] = _grams(text)
+        return grams[text]
 
-    owner: dict[str, set[str]] = defaultdict(set)
+    eval_texts = {i["source_text"] for items in evaluation.values() for i in items}
+    wanted = set().union(*(grams_of(t) for t in eval_texts))  # only n-grams of evaluated text can matter
+    train_texts = {p["source_text"] for p in train}
+    frequency = Counter(g for text in eval_texts | train_texts for g in grams_of(text) & wanted)
+    distinctive = {g for g in wanted if frequency[g] < BOILERPLATE_TEXTS}
+    holders: dict[int, set[str]] = {}  # distinctive n-gram -> the training texts holding it
+    for text in train_texts:
+        for g in grams_of(text) & distinctive:
+            holders.setdefault(g, set()).add(text)
+    whole = {normalize(t): t for t in train_texts}
+
+    def seen(text: str, gone: set[str]) -> tuple[float, set[str]]:
+        """(share of the text's distinctive n-grams held by training texts not in ``gone``, those texts)."""
+        own = grams_of(text) & distinctive
+        held = [holders.get(g, set()) - gone for g in own]
+        equal = whole.get(normalize(text))
+        coverage = 1.0 if equal and equal not in gone else sum(map(bool, held)) / len(own) if own else 0.0
+        return coverage, set().union(*held) | ({equal} if equal else set())
+
+    flagged: dict[str, list[dict]] = {}
+    leaked_texts: set[str] = set()
     for suite, items in evaluation.items():
-        for item in items:
-            for sentence in split(item["source_text"]):
-                owner[sentence].add(suite)
-    leaked_sentences: set[str] = set()
+        for text in dict.fromkeys(i["source_text"] for i in items):
+            coverage, sources = seen(text, set())
+            if coverage >= MIN_COVERAGE:
+                leaked_texts |= sources
+                flagged.setdefault(suite, []).append({"text": text, "coverage": round(coverage, 2), "in": sources})
     kept, removed = [], Counter()
     for pair in train:
-        shared = split(pair["source_text"]) & owner.keys()
-        if not shared:
-            kept.append(pair)
-            continue
-        leaked_sentences |= shared
-        removed[pair["dataset"]] += 1
-        if not remove:
-            kept.append(pair)
-    hit_items = {
-        suite: {i["record_id"] for i in items if split(i["source_text"]) & leaked_sentences}
-        for suite, items in evaluation.items()
-    }
+        if pair["source_text"] in leaked_texts:
+            removed[pair["dataset"]] += 1
+            if remove:
+                continue
+        kept.append(pair)
+
+    def items_seen(texts: set[str]) -> dict[str, int]:
+        return {s: len({i["record_id"] for i in items if i["source_text"] in texts}) for s, items in evaluation.items()}
+
+    gone = leaked_texts if remove else set()
     report = {
-        "eval_items_in_training": {s: len(hit_items[s]) for s in evaluation},
+        "eval_items_in_training": items_seen({f["text"] for found in flagged.values() for f in found}),
+        "eval_items_in_training_after_removal": items_seen({t for t in eval_texts if seen(t, gone)[0] >= MIN_COVERAGE}),
         "eval_items": {s: len({i["record_id"] for i in items}) for s, items in evaluation.items()},
         "training_pairs_overlapping": dict(removed),
+        "examples": {s: [_example(f, train) for f in found[:EXAMPLES]] for s, found in flagged.items()},
         "removed": remove,
     }
     return kept, report
+
+
+def _example(found: dict, train: list[dict]) -> dict:
+    """One flagged item for the data card: its text, the share seen, and a training pair that holds it."""
+    source = sorted(found["in"])[0]
+    pair = next(p for p in train if p["source_text"] == source)
+    return {
+        "eval_text": found["text"][:240],
+        "coverage": found["coverage"],
+        "training_dataset": pair["dataset"],
+        "training_id": pair["conversation_id"],
+        "training_text": source[:240],
+    }

@@ -94,6 +94,18 @@ def sample_instructions(pairs: list[dict], per_group: int = 1, width: int = 240)
 
 
 def overlap_table(card: dict) -> pd.DataFrame:
-    """Per eval suite: items sampled, and how many also occurred in the training data."""
+    """Per eval suite: items sampled, how many were seen in the training data read, and how many after removal."""
     overlap = card["quality"]["overlap"]
-    return pd.DataFrame({"eval items": overlap["eval_items"], "found in training": overlap["eval_items_in_training"]})
+    return pd.DataFrame(
+        {
+            "eval items": overlap["eval_items"],
+            "seen in training": overlap["eval_items_in_training"],
+            "after removal": overlap["eval_items_in_training_after_removal"],
+        }
+    )
+
+
+def overlap_examples(card: dict) -> pd.DataFrame:
+    """Up to three items per suite that were seen in training, beside the training text that holds them."""
+    examples = card["quality"]["overlap"].get("examples", {})
+    return pd.DataFrame([{"suite": suite, **example} for suite, found in examples.items() for example in found])
