@@ -114,3 +114,77 @@ def test_parsers_and_format_checks_are_linear_on_long_repetitive_answers(unit, h
     for task, options in (("ner", ["disease"]), ("re", ["CID"]), ("cls", ["a"]), ("qa", list("ABCD"))):
         tasks.follows_format({"task": task, "options": options, "conversation": [{"human": source}]}, text)
     assert time.perf_counter() - start < 1.0
+
+
+def shipped_label_sets() -> dict[str, list[str]]:
+    """Every label set the workbench ships: declared in sources.yaml, or read from a corpus the shared data
+    holds (CHIP-CTC's 44 classes, when it is there), plus the binary sets where one label contains another."""
+    sets = {key: list(source.labels.values()) for key, source in load_sources().items() if source.labels}
+    from taiyi_utils.paths import SHARED_RAW
+
+    if SHARED_RAW.is_dir():
+        sets["chip_ctc"] = sorted({x for r in read_split("chip_ctc", "train", SHARED_RAW) for x in r.labels})
+    return {**sets, "binary": ["related", "not related"], "binary-zh": ["疾病", "非疾病"]}
+
+
+LABEL_SETS = shipped_label_sets()
+FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
+CASES = {
+    "as is": str,
+    "upper": str.upper,
+    "lower": str.lower,
+    "title": str.title,
+    "full width": lambda s: s.upper().translate(str.maketrans(FULL_WIDTH)),
+}
+PROSE = [
+    ("Result: ", ""),
+    ("result：", "。"),
+    ("Result: ", " (high confidence)"),
+    ("上述文本被分类为：", ""),
+    ("Answer: ", "!"),
+    ("I think the text is best described as ", "."),
+    ("The text is about '", "', I am fairly sure."),
+    ("", ""),
+    ("Looking at the sentence:\n", "\n"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), name=st.sampled_from(sorted(LABEL_SETS)))
+def test_every_shipped_label_in_any_case_and_prose_parses_to_itself_alone(data, name):
+    labels = LABEL_SETS[name]
+    label = data.draw(st.sampled_from(labels), "label")
+    written = CASES[data.draw(st.sampled_from(sorted(CASES)), "case")](label)
+    before, after = data.draw(st.sampled_from(PROSE), "prose")
+    assert answers.parse_labels(before + written + after, set(labels)) == {label}
+
+
+def test_a_label_that_contains_another_never_flips():
+    labels = {"related", "not related"}
+    assert answers.parse_labels("Result: Not related", labels) == {"not related"}
+    assert answers.parse_labels("The gene and disease are not related.", labels) == {"not related"}
+    assert answers.parse_labels("Result: unrelated", labels) == {"unrelated"}  # a claim, not "related"
+    assert answers.parse_labels("They are correlated.", labels) == set()  # no whole label named
+    assert answers.parse_labels("上述文本被分类为：非疾病", {"疾病", "非疾病"}) == {"非疾病"}
+
+
+@pytest.mark.parametrize(
+    "text, verdict",
+    [
+        ("Answer: yes", "yes"),
+        ("There is no evidence against it, so yes.", "yes"),  # the last verdict word, not the first
+        ("Yes, there is no doubt.", "yes"),  # an opening verdict with punctuation
+        ("No. Maybe later studies will tell.", "no"),
+        ("The trial was small; answer: maybe. No firm yes.", "maybe"),  # after the last Answer:
+        ("I would say NO", "no"),
+        ("答案：yes", "yes"),
+        ("答案：是", "yes"),
+        ("根据摘要，答案是否定的：no", "no"),
+        ("答案：不是。", "no"),
+        ("答案为：可能", "maybe"),
+        ("这项研究没有给出结论。", ""),  # Chinese prose names a verdict only after 答案
+        ("Perhaps.", ""),
+    ],
+)
+def test_yes_no_rule_in_both_languages(text, verdict):
+    assert answers.parse_yesno(text) == verdict

@@ -98,3 +98,32 @@ def test_a_model_with_fewer_records_answers_the_first_ones_and_is_paired_on_thos
     assert [r["n"] for r in first_records({"S": items}, 3)["S"]] == [0, 1, 2, 3, 4, 5]
     rows = compare(qa_rows("base", "S", [False] * 30) + qa_rows("stage 1", "S", [True] * 10), {"S": "accuracy"})
     assert next(r for r in rows if r["suite"] == "S")["n"] == 10
+
+
+def test_a_users_suites_join_the_table_the_average_and_the_comparison(tmp_path):
+    from taiyi_utils.evaluation.suites import load_suites
+    from taiyi_utils.viz.evaluation import results_table
+
+    mine = tmp_path / "suites.yaml"
+    mine.write_text(
+        "MyQA: {task: qa, metric: accuracy, source: pubmedqa, split: dev, unit: question, average: true,\n"
+        "       reference: {taiyi: {score: 50.0, metric: accuracy, comparable: unverified, why: other prompts}}}\n"
+    )
+    suites = load_suites((str(mine),))
+    scored = qa_rows("base", "MyQA", [False] * 10) + qa_rows("stage 2", "MyQA", [True] * 5 + [False] * 5)
+    scored += qa_rows("base", "PubMedQA", [False] * 10) + qa_rows("stage 2", "PubMedQA", [False] * 10)
+    average = next(r for r in compare(scored, {"MyQA": "accuracy", "PubMedQA": "accuracy"}, suites=suites)
+                   if r["suite"] == "average")  # fmt: skip
+    assert average["suites"] == ["MyQA", "PubMedQA"] and average["diff"] == pytest.approx(0.25)
+    summaries = [
+        {"model": m, "suite": s, "score": v, "ci_low": 0.0, "ci_high": 1.0, "items": 10, "records": 10}
+        for m, s, v in (("base", "MyQA", 0.0), ("stage 2", "MyQA", 0.5), ("base", "PubMedQA", 0.2), ("stage 2", "PubMedQA", 0.2))
+    ]  # fmt: skip
+    table = results_table(summaries, suites)
+    assert (table.loc["MyQA", "unit"], table.loc["MyQA", "metric"], table.loc["MyQA", "Taiyi (paper)"]) == (
+        "question",
+        "accuracy",
+        50.0,
+    )
+    row = table.loc["average (2 suites; the paper averages 13)"]
+    assert row["stage 2"] == 35.0 and row["Taiyi (paper) comparable"] == "1 of 2 yes"  # PubMedQA yes, MyQA not

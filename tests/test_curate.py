@@ -8,6 +8,7 @@ import pytest
 from test_answers import gold, parsed
 
 from taiyi_utils.curation import curate
+from taiyi_utils.data.sources import get_source
 from taiyi_utils.files import read_jsonl
 
 SUITES = ["BC5CDR-Chem", "CMeEE-dev", "BC5CDR-RE", "KUAKE-QIC-dev", "PubMedQA", "MedQA-USMLE", "CHEMDNER"]
@@ -153,3 +154,20 @@ def test_a_suite_whose_names_match_nothing_in_its_corpus_is_refused(tiny, tmp_pa
     finally:
         (tiny / "BC4CHEMD" / "test.tsv").unlink()
         (tiny / "BC4CHEMD").rmdir()
+
+
+@pytest.mark.slow
+def test_demo_prompts_offer_every_label_and_relation_lists_do_not_hint(raw, tmp_path):
+    """The demo's 30-record slices offer the whole label set (HoC's 10 hallmarks, KUAKE-QIC's 11 intents) in one
+    fixed order, and CMeIE's 8 listed relation types are no likelier to be present than any of its 43."""
+    from taiyi_utils.run import load_profile
+
+    _, profile = load_profile("demo")
+    result = curate(raw, tmp_path, **profile["01_curation"], base_model=profile["common"]["base_model"])
+    for suite, source, count in (("HoC-sentences", "hoc", 10), ("HoC", "hoc", 10), ("KUAKE-QIC-dev", "kuake_qic", 11)):
+        declared = tuple(get_source(source).labels.values())
+        assert len(declared) == count and {tuple(p["options"]) for p in result.eval[suite]} == {declared}
+    relations = result.eval["CMeIE-dev"]
+    listed = sum(len(p["options"]) for p in relations)
+    present = sum(len({g[0] for g in p["gold"]}) for p in relations)
+    assert listed == 8 * 30 and present <= 0.10 * listed  # 19 of 240 here; 27-30% when lists held every gold type

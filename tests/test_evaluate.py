@@ -59,16 +59,20 @@ def test_smoke_run_scores_every_suite_for_every_model_and_exports_html(smoke_run
         (model, s) for model in ("base", "stage 1", "stage 2") for s in suites
     }
     assert all(0 <= m["ci_low"] <= m["score"] <= m["ci_high"] <= 1 for m in metrics)
+    for suite in suites:  # stage 1 answers 1 record, the others 2: every model answers under one limit
+        mine = [m for m in metrics if m["suite"] == suite]
+        assert len({m["answer_limit"] for m in mine}) == 1 and {m["model"]: m["records"] for m in mine}["stage 1"] == 1
     predictions = read_jsonl(run_dir / "eval" / "predictions.jsonl")
     assert {p["model"] for p in predictions} == {"base", "stage 1", "stage 2"}
     page = (run_dir / "eval" / "error_browser.html").read_text()
     assert page.startswith("<html>") and "gold only" in page and "<h2>stage 2 · " in page
 
 
-def score_cli(task: str, gold, pred) -> dict:
+def score_cli(task: str | None, gold, pred, source=None) -> dict:
     """The score CLI as a user runs it, in its own process."""
-    command = [sys.executable, "-m", "taiyi_utils.evaluation", "score", "--task", task, "--gold", str(gold),
-               "--pred", str(pred), "--json"]  # fmt: skip
+    command = [sys.executable, "-m", "taiyi_utils.evaluation", "score", "--pred", str(pred), "--json"]
+    for flag, value in (("--task", task), ("--gold", gold), ("--source", source)):
+        command += [flag, str(value)] if value else []
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 
@@ -193,3 +197,90 @@ def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, 
     assert ev.model_identity("tiny:llama", None, None, "template") != ev.model_identity(
         "tiny:llama", None, None, "taiyi"
     )
+
+
+def binary_corpus(raw, root):
+    """A held-out binary corpus built from real HoC sentences: 1 (related) where a hallmark is annotated."""
+    from taiyi_utils.data.sources import read_split
+
+    (root / "binary").mkdir(parents=True)
+    for split in ("train", "test"):
+        rows = [f"{r.id}\t{r.text}\t{int(bool(r.labels))}" for r in read_split("hoc", split, raw)[:200]]
+        (root / "binary" / f"{split}.tsv").write_text("index\tsentence\tlabel\n" + "\n".join(rows) + "\n")
+    (root / "sources.yaml").write_text(
+        "binary:\n  format: generic\n  files: {train: binary/train.tsv, test: binary/test.tsv}\n  language: en\n"
+        "  tasks: [cls]\n  options: {task: classification, columns: {id: index, text: sentence, label: label}}\n"
+        "  labels: {1: related, 0: not related}\n"  # unquoted keys, as a user writes them
+    )
+    (root / "suites.yaml").write_text("Binary: {task: cls, metric: micro_f1, source: binary, split: test}\n")
+
+
+def prose_answers(rows: list[dict], wrong_every: int = 0) -> dict[str, str]:
+    """Each row's label in another case or in prose; every ``wrong_every``-th row names the other label."""
+    answers = {}
+    for i, row in enumerate(rows):
+        (label,) = row["gold"]
+        if wrong_every and i % wrong_every == 0:
+            label = "related" if label == "not related" else "not related"
+        styles = [f"Result: {label.title()}", f"The gene and disease are {label.upper()}.", f"result：{label}!",
+                  f"I would say: {label.capitalize()}"]  # fmt: skip
+        answers[row["conversation_id"]] = styles[i % len(styles)]
+    return answers
+
+
+def answering(by_prompt: dict[str, str]):
+    """A stand-in for ``generate`` that answers each prompt from ``by_prompt``."""
+
+    def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
+        on_batch(list(range(len(prompts))), [by_prompt[p] for p in prompts], [1] * len(prompts))
+
+    return fake_generate
+
+
+def test_a_binary_corpus_answered_in_any_case_and_prose_scores_the_same_in_cli_and_notebook(raw, tmp_path, monkeypatch):
+    from taiyi_utils.curation import curate
+
+    binary_corpus(raw, tmp_path)
+    curate(tmp_path, tmp_path / "data", sources_files=[str(tmp_path / "sources.yaml")],
+           suites_files=[str(tmp_path / "suites.yaml")], train_sources={"binary": "train"}, eval_suites=["Binary"],
+           eval_samples=50, count_tokens=lambda texts: [len(t.split()) for t in texts])  # fmt: skip
+    source = tmp_path / "data" / "eval" / "Binary.jsonl"
+    rows = read_jsonl(source)
+    assert len(rows) == 50 and all(r["options"] == ["related", "not related"] for r in rows)
+    assert "related, not related" in rows[0]["conversation"][0]["human"] and {r["gold"][0] for r in rows} == {
+        "related",
+        "not related",
+    }
+    tokenizer = models.load_tokenizer("tiny:llama")
+    for wrong_every, expected in ((0, 1.0), (5, 0.8)):  # 10 of 50 wrong: tp 40, fp 10, fn 10
+        given = prose_answers(rows, wrong_every)
+        pred = tmp_path / f"pred{wrong_every}.jsonl"
+        pred.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in given.items()))
+        assert score_cli(None, None, pred, source)["score"] == expected
+
+        by_prompt = {r["conversation"][0]["human"]: given[r["conversation_id"]] for r in rows}
+        monkeypatch.setattr(ev, "generate", answering(by_prompt))
+        summaries, _ = ev.evaluate(
+            None, tokenizer, {"Binary": rows}, tmp_path / f"eval{wrong_every}", "m", identity="x"
+        )
+        assert summaries[0]["score"] == expected
+
+
+def test_every_curated_suites_gold_scores_exactly_one_through_the_cli_with_the_curated_file(raw, tmp_path):
+    """All of every local suite (BC5CDR-RE's 500 test abstracts, composite mentions included), scored as the
+    notebook scores it: the curated file as --source gives its prompts, options, aliases and metric."""
+    from taiyi_utils.curation import curate
+    from taiyi_utils.evaluation.__main__ import score_files
+
+    result = curate(raw, tmp_path / "data", train_sources={"kuake_qic": "train"}, max_records_per_source=10,
+                    eval_samples=-1, count_tokens=lambda texts: [len(t) for t in texts])  # fmt: skip
+    assert len(result.eval) == 13 and len(result.eval["BC5CDR-RE"]) == 500
+    for suite, rows in result.eval.items():
+        gold = tmp_path / f"{suite}.gold.jsonl"
+        lines = [{"id": r["conversation_id"], "text": r["conversation"][0]["assistant"]} for r in rows]
+        gold.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+        source = tmp_path / "data" / "eval" / f"{suite}.jsonl"
+        assert score_files(None, gold, gold, source)["score"] == 1.0, suite  # gold texts parsed with the prompts
+        assert score_files(None, None, gold, source)["score"] == 1.0, suite  # against the curated gold structures
+    relations = score_cli("re", None, tmp_path / "BC5CDR-RE.gold.jsonl", tmp_path / "data" / "eval" / "BC5CDR-RE.jsonl")
+    assert (relations["score"], relations["n"], relations["tp"]) == (1.0, 500, 1065)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
@@ -82,6 +83,13 @@ def _suite(name: str, spec: dict, sources: dict[str, Source]) -> Suite:
 def load_suites(files: tuple[str, ...] = (), source_files: tuple[str, ...] = ()) -> dict[str, Suite]:
     """The shipped suites with the user's ``files`` merged over them; sources from ``source_files`` too."""
     return _suites(files, source_files)[0]
+
+
+def run_suites(run_dir: str | Path) -> dict[str, Suite]:
+    """The suites a run's curation used: the shipped ones with the user's files its data card names."""
+    card = Path(run_dir) / "data" / "data_card.json"
+    registries = json.loads(card.read_text(encoding="utf-8")).get("registries", {}) if card.exists() else {}
+    return load_suites(tuple(registries.get("suites_files", ())), tuple(registries.get("sources_files", ())))
 
 
 def replaced_suites(files: tuple[str, ...] = (), source_files: tuple[str, ...] = ()) -> dict[str, str]:
