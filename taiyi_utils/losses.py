@@ -60,3 +60,14 @@ def hidden_states_out(head):
         yield head
     finally:
         del head.forward
+
+
+def answer_loss_sum(model, batch: dict) -> tuple[float, int]:
+    """(summed loss, learned tokens) of one batch, without the full logits: losses of several batches add up."""
+    inputs = dict(batch)
+    labels = inputs.pop("labels")
+    head = model.get_output_embeddings()
+    with hidden_states_out(head):
+        hidden = model(**inputs).logits
+    learned = int((labels[..., 1:] != IGNORE).sum())
+    return float(chunked_cross_entropy(hidden, head.weight, labels, num_items_in_batch=1)), learned

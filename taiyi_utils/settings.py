@@ -108,6 +108,9 @@ class TrainConfig(ModelSettings):
     data: str = ""  # the stage mixture (JSON lines); set by the notebook
     output_dir: str = ""  # set by the notebook
     init_adapter: str = ""  # stage 2: stage 1's adapter folder (empty in notebook 03: this run's)
+    init_mode: str = (
+        "continue"  # continue: train init_adapter further (Taiyi); merge: fold it into the base, new adapter
+    )
     lora_r: int = 64
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -117,6 +120,7 @@ class TrainConfig(ModelSettings):
     warmup_ratio: float = 0.1
     epochs: float = 3.0  # Taiyi: 5 in stage 1 (STAGE_DEFAULTS), 3 in stage 2
     max_steps: int = -1  # > 0 overrides epochs
+    token_budget: int = -1  # > 0: stop once this many tokens were trained on (the one-stage ablation's equal budget)
     batch_size: int = 12  # per device
     grad_accumulation: int = 2
     max_length: int = 1024
@@ -163,6 +167,7 @@ class TrainConfig(ModelSettings):
             "epochs",
             f"trains nothing with max_steps {self.max_steps}: give epochs > 0 or max_steps > 0",
         )
+        _need(self.init_mode in ("continue", "merge"), self, "init_mode", "must be continue or merge")
         _need(
             self.gradient_checkpointing in ("auto", "true", "false"),
             self,
@@ -212,6 +217,7 @@ class EvalConfig(AnswerSettings):
     batch_size: int = 64  # answers decoded together (bench/eval_throughput.py)
     max_new_tokens: int = -1  # cap on every suite's answer limit (its longest gold + 8); -1: none
     max_new_tokens_by_suite: dict[str, int] = field(default_factory=dict)  # suite -> its own cap (-1: none)
+    comparisons: list[list[str]] = field(default_factory=list)  # [a, b] model pairs; []: each vs base, later vs earlier
 
     def __post_init__(self):
         super().__post_init__()
@@ -231,6 +237,12 @@ class EvalConfig(AnswerSettings):
             "must be >= 1 or -1 (all)",
         )
         _need(isinstance(self.batch_size, int) and self.batch_size >= 1, self, "batch_size", "must be >= 1")
+        _need(
+            all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in self.comparisons),
+            self,
+            "comparisons",
+            "must be a list of [a, b] model label pairs",
+        )
         _need(
             all(isinstance(n, int) and n >= 1 for n in self.records_per_model.values()),
             self,

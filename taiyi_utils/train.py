@@ -28,6 +28,7 @@ from .settings import TrainConfig
 log = logging.getLogger(__name__)
 COMPLETE = "COMPLETE"  # written into a checkpoint folder once every file of it is saved: its settings and files
 BOOKKEEPING = ("output_dir", "resume", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "merge")
+GROUPS = {"dataset": "eval_loss_by_source", "category": "eval_loss_by_family"}  # held-out loss per group, logged
 
 
 def fingerprint(config: TrainConfig) -> dict:
@@ -83,7 +84,37 @@ def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tup
     return None, notes
 
 
-def _callbacks(log_path: Path, settings: dict):
+def loss_by_group(model, collator, eval_set, batch_size: int) -> dict[str, dict[str, float]]:
+    """The held-out loss of each source dataset and task family (mean over their answer tokens), so a stage's
+    curves show which corpus it learns and which it forgets. Losses come from ``losses.answer_loss_sum``."""
+    import torch
+
+    from .losses import answer_loss_sum
+
+    was_training, device = model.training, next(model.parameters()).device
+    model.eval()
+    out = {}
+    try:
+        for column, key in GROUPS.items():
+            sums: dict[str, list[float]] = {}
+            for name in sorted(set(eval_set[column])):
+                rows = [r for r in eval_set if r[column] == name]
+                for start in range(0, len(rows), batch_size):
+                    batch = collator(
+                        [{k: r[k] for k in ("input_ids", "labels")} for r in rows[start : start + batch_size]]
+                    )
+                    with torch.no_grad():
+                        total, tokens = answer_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
+                    sums.setdefault(name, [0.0, 0])
+                    sums[name][0] += total
+                    sums[name][1] += tokens
+            out[key] = {name: round(total / max(tokens, 1), 4) for name, (total, tokens) in sums.items()}
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, batch_size: int = 1):
     from transformers import TrainerCallback
 
     class MarkComplete(TrainerCallback):
@@ -108,11 +139,24 @@ def _callbacks(log_path: Path, settings: dict):
                 log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if state.is_world_process_zero:
-                with log_path.open("a") as handle:
-                    handle.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **(logs or {})}) + "\n")
+            if not state.is_world_process_zero:
+                return
+            logs = dict(logs or {})
+            if "eval_loss" in logs and eval_set is not None and kwargs.get("model") is not None:
+                logs.update(loss_by_group(kwargs["model"], collator, eval_set, batch_size))
+                state.log_history[-1].update(logs)  # live plots read the history
+            with log_path.open("a") as handle:
+                handle.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
 
-    return [MarkComplete(), JsonlLog()]
+    class TokenBudget(TrainerCallback):
+        """Stops training once ``token_budget`` tokens were trained on (``settings``: the stage's fingerprint)."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            budget = settings.get("token_budget", -1)
+            if budget > 0 and state.num_input_tokens_seen >= budget:
+                control.should_training_stop = True
+
+    return [MarkComplete(), JsonlLog(), TokenBudget()]
 
 
 def _encode_mixture(config: TrainConfig, tokenizer):
@@ -128,7 +172,9 @@ def _encode_mixture(config: TrainConfig, tokenizer):
     rows = read_jsonl(config.data)
     if not rows:
         raise ValueError(f"{config.data}: no training pairs")
-    table = datasets.Dataset.from_list([{"conversation": r["conversation"]} for r in rows]).shuffle(seed=config.seed)
+    table = datasets.Dataset.from_list(
+        [{"conversation": r["conversation"], **{k: r.get(k, "") for k in GROUPS}} for r in rows]
+    ).shuffle(seed=config.seed)
     if config.max_examples >= 0:
         table = table.select(range(min(config.max_examples, len(table))))
     table = table.map(
@@ -186,7 +232,14 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
     if quantized:
         base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=checkpointing)
-    if config.init_adapter:
+    if config.init_adapter and config.init_mode == "merge":
+        if quantized:
+            raise ValueError("init_mode merge folds the earlier adapter into the base: use quantization none")
+        base = PeftModel.from_pretrained(base, config.init_adapter).merge_and_unload()
+        model = get_peft_model(
+            base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
+        )
+    elif config.init_adapter:
         model = PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True)
     else:
         model = get_peft_model(
@@ -239,10 +292,10 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     trainer = _trainer_class(chunked)(
         model=model,
         args=args,
-        train_dataset=train_set.remove_columns("length"),
-        eval_dataset=eval_set.remove_columns("length") if eval_set is not None else None,
+        train_dataset=train_set.remove_columns(["length", *GROUPS]),
+        eval_dataset=eval_set.remove_columns(["length", *GROUPS]) if eval_set is not None else None,
         data_collator=collator,
-        callbacks=[*_callbacks(out / "log.jsonl", settings), *callbacks],
+        callbacks=[*_callbacks(out / "log.jsonl", settings, eval_set, collator, config.batch_size), *callbacks],
     )
     return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, precision, settings)
 
@@ -310,7 +363,11 @@ def fit(run: Setup) -> dict:
     seconds = time.monotonic() - start
     if not trainer.is_world_process_zero():
         return {}
-    trainer.model.save_pretrained(out / "adapter")
+    if config.init_adapter and config.init_mode == "merge":
+        trainer.model.save_pretrained(out / "adapter_fresh")
+        combine_adapters(config, [Path(config.init_adapter), out / "adapter_fresh"], out / "adapter")
+    else:
+        trainer.model.save_pretrained(out / "adapter")
     run.tokenizer.save_pretrained(out / "adapter")
     (out / "training_args.json").write_text(trainer.args.to_json_string())
     history = trainer.state.log_history
@@ -337,12 +394,88 @@ def fit(run: Setup) -> dict:
         "last_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
         "mean_train_loss": result.training_loss,
         "final_eval_loss": next((h["eval_loss"] for h in reversed(history) if "eval_loss" in h), None),
+        "lineage": lineage(config),
         "config": dataclasses.asdict(config),
     }
     if config.merge:
         card["merged"] = str(merge_adapter(config, out / "adapter", out / "merged"))
     write_json(out / "train_card.json", card)
     return card
+
+
+def lineage(config: TrainConfig) -> dict:
+    """What a stage started from (the base, or an earlier adapter by content), how it builds on it, and what it
+    trained on (pairs per source dataset and task family)."""
+    from collections import Counter
+
+    rows = read_jsonl(config.data)
+    return {
+        "base_model": config.base_model,
+        "started_from": "base" if not config.init_adapter else "earlier adapter",
+        "init_adapter": config.init_adapter or None,
+        "init_adapter_digest": content_digest(config.init_adapter) if config.init_adapter else None,
+        "init_mode": config.init_mode if config.init_adapter else None,
+        "token_budget": config.token_budget if config.token_budget > 0 else None,
+        "mixture": {
+            "file": config.data,
+            "digest": content_digest(config.data),
+            "pairs": len(rows),
+            "by_dataset": dict(Counter(r.get("dataset", "") for r in rows).most_common()),
+            "by_family": dict(Counter(r.get("category", "") for r in rows).most_common()),
+        },
+    }
+
+
+def combine_adapters(config: TrainConfig, adapters: list[Path], target: Path) -> Path:
+    """One adapter whose update is the sum of ``adapters``' (peft's ``cat`` combination: their LoRA matrices side
+    by side), so a stage trained on a base with an earlier adapter merged in is applied to the plain base."""
+    import shutil
+    import tempfile
+
+    from peft import PeftModel
+
+    from . import model as models
+
+    base = models.load_base_model(config.base_model, "none", config.trust_remote_code, precision="fp32")
+    names = [f"part{i}" for i in range(len(adapters))]
+    model = PeftModel.from_pretrained(base, str(adapters[0]), adapter_name=names[0])
+    for name, adapter in zip(names[1:], adapters[1:]):
+        model.load_adapter(str(adapter), adapter_name=name)
+    model.add_weighted_adapter(names, [1.0] * len(names), "combined", combination_type="cat")
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        model.save_pretrained(tmp, selected_adapters=["combined"])  # peft writes a named adapter into a subfolder
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.move(str(Path(tmp) / "combined"), target)
+    return target
+
+
+def one_stage_mixture(stage1: Path, stage2: Path, target: Path) -> Path:
+    """Every pair of both stage mixtures once (stage 2 replays stage 1): what the one-stage variant trains on."""
+    from .files import write_jsonl
+
+    seen, rows = set(), []
+    for row in [*read_jsonl(stage1), *read_jsonl(stage2)]:
+        if row["conversation_id"] not in seen:
+            seen.add(row["conversation_id"])
+            rows.append(row)
+    return write_jsonl(target, rows)
+
+
+def one_stage_config(stage2: TrainConfig, cards: list[dict], data: Path, output_dir: Path) -> TrainConfig:
+    """Taiyi's ablation ("Mix"): stage 2's settings, a new adapter from the base model on ``data`` (both stages'
+    pairs mixed), stopped once it trained on as many tokens as the two stages together (``cards``), so the
+    comparison is about order, not amount. Steps may run to twice the stages' total; warmup lasts as many
+    steps as in the stages."""
+    steps, tokens = sum(c["steps"] for c in cards), sum(c["tokens_seen"] for c in cards)
+    return dataclasses.replace(
+        stage2,
+        data=str(data),
+        output_dir=str(output_dir),
+        init_adapter="",
+        token_budget=tokens,
+        max_steps=2 * steps,
+        warmup_ratio=stage2.warmup_ratio / 2,
+    )
 
 
 def merge_adapter(config: TrainConfig, adapter: Path, target: Path) -> Path:

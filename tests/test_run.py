@@ -85,7 +85,7 @@ def test_rerun_skips_completed_and_a_failure_keeps_earlier_artifacts(smoke_run, 
     assert (outputs / "t/data/stage1.jsonl").read_bytes() == stage1  # earlier artifacts stay
 
 
-@pytest.mark.parametrize("name", ["smoke", "demo", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "demo", "paper", "ablation"])
 def test_shipped_profiles_match_the_notebooks(name):
     path, raw = runner.load_profile(name)
     notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}

@@ -1,4 +1,11 @@
-"""``python -m taiyi_utils.evaluation score --pred PRED.jsonl [--gold GOLD.jsonl] [--source SRC.jsonl] [--task TASK]``.
+"""``python -m taiyi_utils.evaluation score ...`` scores answer files; ``... compare RUN_A RUN_B`` compares two runs.
+
+``compare RUN_A RUN_B [--models LABEL ...] [--json]``: for each model the two run folders share (or each one
+named), B minus A per suite and on the average, paired on the records both answered, with 95% intervals
+(``evaluation.compare.compare_runs``). It refuses, naming the suites, where the runs' prompts or answer
+limits differ.
+
+``score --pred PRED.jsonl [--gold GOLD.jsonl] [--source SRC.jsonl] [--task TASK]``:
 
 Prediction and gold files hold ``{"id", "text"}`` lines with answer texts in the workbench's formats.
 Every item is scored by the notebooks' own path (``evaluation.score.score_row`` and
@@ -24,6 +31,7 @@ from pathlib import Path
 
 from .. import answers, tasks
 from ..data.formats import FormatError, field, iter_jsonl
+from .compare import compare_runs
 from .evaluate import suite_metric, summarize
 from .score import score_row
 
@@ -141,19 +149,40 @@ def main(argv: list[str] | None = None) -> int:
         help='a curated data/eval/<suite>.jsonl, or JSON lines {"id", "text", "options"?}: input texts and options',
     )
     cmd.add_argument("--json", action="store_true", help="one JSON object (default: indented)")
+    pair = sub.add_parser("compare", help="paired differences between two run folders (B minus A)")
+    pair.add_argument("run_a")
+    pair.add_argument("run_b")
+    pair.add_argument("--models", nargs="+", help="model labels to compare (default: every one both runs answered)")
+    pair.add_argument("--json", action="store_true", help="the rows as one JSON list")
     args = parser.parse_args(argv)
     try:
+        if args.command == "compare":
+            rows = compare_runs(args.run_a, args.run_b, args.models)
+            print(json.dumps(rows, ensure_ascii=False) if args.json else comparison_text(rows))
+            return 0
         result = score_files(
             args.task,
             Path(args.gold) if args.gold else None,
             Path(args.pred),
             Path(args.source) if args.source else None,
         )
-    except (FormatError, FileNotFoundError) as err:
+    except (FormatError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=None if args.json else 2, ensure_ascii=False))
     return 0
+
+
+def comparison_text(rows: list[dict]) -> str:
+    """One line per comparison row: suite, n, difference in points and its interval, and whether it clears 0."""
+    lines = []
+    for row in rows:
+        mark = " *" if row["significant"] else ""
+        lines.append(
+            f"{row['b']} - {row['a']} | {row['suite']:<16} n={row['n']:<5} "
+            f"{100 * row['diff']:+6.1f} [{100 * row['ci_low']:+6.1f}, {100 * row['ci_high']:+6.1f}]{mark}"
+        )
+    return "\n".join(lines + ["points of the suite's metric, paired 95% bootstrap intervals; * clear of zero"])
 
 
 if __name__ == "__main__":

@@ -257,9 +257,22 @@ def first_records(suites: dict[str, list[dict]], records: int) -> dict[str, list
     return chosen
 
 
+STAGE_FOLDERS = {"stage 1": "stage1", "stage 2": "stage2", "one-stage": "one_stage"}  # label -> run subfolder
+
+
 def stage_adapters(run_dir: str | Path) -> dict[str, str]:
-    """The run's trained adapters that exist, labelled "stage 1" and "stage 2"."""
-    return {f"stage {n}": str(p) for n in (1, 2) if (p := Path(run_dir) / f"stage{n}" / "adapter").exists()}
+    """The run's trained adapters that exist: "stage 1", "stage 2" and, where notebook 03 trained Taiyi's
+    one-stage ablation, "one-stage"."""
+    return {
+        label: str(p) for label, folder in STAGE_FOLDERS.items() if (p := Path(run_dir) / folder / "adapter").exists()
+    }
+
+
+def run_adapters(adapters: dict[str, str], run_dir: str | Path) -> dict[str, str]:
+    """``adapters`` with relative folders taken inside the run folder (``stage2/adapter``); empty: the run's own."""
+    if not adapters:
+        return stage_adapters(run_dir)
+    return {label: str(Path(run_dir) / path) if not Path(path).is_absolute() else path for label, path in adapters.items()}
 
 
 def evaluate_models(

@@ -44,6 +44,7 @@ class Suite:
     candidates: int = 0
     average: bool = False
     reference: dict[str, Reference] = field(default_factory=dict)
+    ablation: dict = field(default_factory=dict)  # Taiyi's one-stage / two-stage scores (%) and the row they are
 
     def as_source(self, sources: dict[str, Source] | None = None) -> Source:
         """The Source whose language and names build this suite's prompts (with the suite's overrides)."""

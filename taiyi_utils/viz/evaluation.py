@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from ..evaluation.compare import default_pairs
 from ..evaluation.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 from ..files import atomic_write_text
 
@@ -163,13 +164,13 @@ def comparison_bar(summaries: list[dict], suites: dict | None = None) -> go.Figu
 
 
 def difference_plot(rows: list[dict]) -> go.Figure:
-    """Each model's difference from the baseline per suite (points, percentage points) with the paired 95%
-    interval; the zero line is "no effect", and an interval clear of it is a difference the slice supports."""
-    table = pd.DataFrame(rows)
+    """Each pair's difference (b - a) per suite (points, percentage points) with the paired 95% interval; the
+    zero line is "no effect", and an interval clear of it is a difference the slice supports."""
     fig = go.Figure()
-    for model, part in table.groupby("b", sort=False):
+    table = pd.DataFrame(rows, columns=["suite", "a", "b", "n", "diff", "ci_low", "ci_high"])
+    for (a, b), part in table.groupby(["a", "b"], sort=False):
         fig.add_scatter(
-            name=f"{model} - {part['a'].iloc[0]}",
+            name=f"{b} - {a}",
             y=[f"{s} (n={n})" for s, n in zip(part["suite"], part["n"])],
             x=part["diff"] * 100,
             mode="markers",
@@ -183,7 +184,8 @@ def difference_plot(rows: list[dict]) -> go.Figure:
         )
     fig.add_vline(x=0, line_dash="dash", line_color="grey")
     return fig.update_layout(
-        title="Difference from the base model per suite (points) with paired 95% bootstrap intervals",
+        title="Paired differences per suite (b - a, points) with 95% bootstrap intervals"
+        + ("" if len(table) else ": nothing to compare"),
         xaxis_title="difference in the suite's metric (percentage points)",
         height=140 + 28 * table["suite"].nunique(),
         yaxis=dict(autorange="reversed"),
@@ -192,9 +194,11 @@ def difference_plot(rows: list[dict]) -> go.Figure:
 
 
 def difference_verdict(rows: list[dict]) -> str:
-    """One line per compared model: where its interval lies above zero, below it, or spans it."""
+    """One line per compared pair: where its interval lies above zero, below it, or spans it."""
+    if not rows:
+        return "nothing to compare: the evaluation scored a single model (or no two models on shared records)"
     lines = []
-    for model, part in pd.DataFrame(rows).groupby("b", sort=False):
+    for (a, b), part in pd.DataFrame(rows).groupby(["a", "b"], sort=False):
         suites = part[part["suite"] != "average"]
         above = list(suites.loc[suites["ci_low"] > 0, "suite"])
         below = list(suites.loc[suites["ci_high"] < 0, "suite"])
@@ -206,10 +210,35 @@ def difference_verdict(rows: list[dict]) -> str:
             else "no average"
         )
         lines.append(
-            f"{model} vs {part['a'].iloc[0]}: {mean}; above on {len(above)} of {len(suites)} suites"
+            f"{b} vs {a}: {mean}; above on {len(above)} of {len(suites)} suites"
             f" ({', '.join(above) or 'none'}), below on {len(below)} ({', '.join(below) or 'none'})"
         )
     return "\n".join(lines)
+
+
+def ablation_table(rows: list[dict], suites: dict | None = None) -> pd.DataFrame:
+    """Taiyi's ablation beside ours: per suite, the paper's one-stage and two-stage scores and their difference
+    (Qwen-7B, 200 test samples per set), and our measured two-stage minus one-stage with its paired interval
+    (a different scale: a small model, minutes of training, the run's own records)."""
+    suites = load_suites() if suites is None else suites
+    ours = {r["suite"]: r for r in rows if r["a"] == "one-stage" and r["b"] in ("two-stage", "stage 2")}
+    table = []
+    for name in dict.fromkeys([*ours, *(s for s in suites if suites[s].ablation)]):
+        paper = suites[name].ablation if name in suites else {}
+        mine = ours.get(name)
+        table.append(
+            {
+                "suite": name,
+                "paper one-stage": paper.get("one_stage"),
+                "paper two-stage": paper.get("two_stage"),
+                "paper difference": round(paper["two_stage"] - paper["one_stage"], 1) if paper else None,
+                "ours: difference (points)": round(100 * mine["diff"], 1) if mine else None,
+                "ours: 95% CI": f"[{100 * mine['ci_low']:+.1f}, {100 * mine['ci_high']:+.1f}]" if mine else "",
+                "ours: n": mine["n"] if mine else None,
+                "paper's row": paper.get("row", ""),
+            }
+        )
+    return pd.DataFrame(table).set_index("suite").astype(object).fillna("")
 
 
 def walk_through(scored: list[dict], model: str) -> pd.DataFrame:
@@ -366,8 +395,28 @@ def _filtered(rows, suite="(all)", language="(all)", category="(all)", entity_ty
     return [r for r in rows if keep(r)]
 
 
-def export_error_html(rows: list[dict], path: str | Path, limit_per_suite: int = 50) -> Path:
-    """The error browser's rendering of every example with an error, grouped by model and suite."""
+def is_right(row: dict) -> bool:
+    """Whether a scored item was answered fully right: correct (accuracy), or nothing spurious and nothing missed."""
+    return bool(row["correct"]) if "correct" in row else row["counts"][1] == 0 and row["counts"][2] == 0
+
+
+def flipped(rows: list[dict], a: str, b: str) -> list[dict]:
+    """The items one of models ``a`` and ``b`` got right and the other wrong: both rows of each, ``a``'s first,
+    so a significant difference can be opened and read."""
+    by_item = {(r["suite"], r["id"], r["model"]): r for r in rows}
+    out = []
+    for row in rows:
+        other = by_item.get((row["suite"], row["id"], b)) if row["model"] == a else None
+        if other is not None and is_right(row) != is_right(other):
+            out += [row, other]
+    return out
+
+
+def export_error_html(
+    rows: list[dict], path: str | Path, limit_per_suite: int = 50, pairs: list[tuple[str, str]] | None = None
+) -> Path:
+    """The error browser's rendering of every example with an error, grouped by model and suite; then, for each
+    pair of models (default: ``compare.default_pairs``), the items that flipped between them."""
     parts = [
         "<html><head><meta charset='utf-8'><title>Error browser</title></head><body>",
         "<h1>Error browser</h1>",
@@ -380,12 +429,21 @@ def export_error_html(rows: list[dict], path: str | Path, limit_per_suite: int =
     for (model, suite), items in groups.items():
         parts.append(f"<h2>{html.escape(model)} · {html.escape(suite)} ({len(items)} with errors)</h2>")
         parts += [render_example(r) for r in items[:limit_per_suite]]
+    for a, b in default_pairs(list(dict.fromkeys(r["model"] for r in rows))) if pairs is None else pairs:
+        flips = flipped(rows, a, b)
+        gained = sum(not is_right(x) for x in flips[::2])
+        parts.append(
+            f"<h2>Flipped between {html.escape(a)} and {html.escape(b)}: {len(flips) // 2} items "
+            f"({gained} right only for {html.escape(b)}, {len(flips) // 2 - gained} only for {html.escape(a)})</h2>"
+        )
+        parts += [render_example(r) for r in flips[: 2 * limit_per_suite]]
     parts.append("</body></html>")
     return atomic_write_text(path, "\n".join(parts))
 
 
 def error_browser(rows: list[dict]):
-    """Filter by suite, language, error category and entity type; step through examples."""
+    """Filter by suite, language, error category and entity type, or to the items that flipped between two
+    models; step through examples."""
     import ipywidgets as w
 
     options = lambda key: ["(all)", *sorted({str(r[key]) for r in rows})]  # noqa: E731
@@ -399,19 +457,27 @@ def error_browser(rows: list[dict]):
         w.Dropdown(options=categories, description="error"),
         w.Dropdown(options=types, description="type"),
     )
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    pair = w.Dropdown(
+        options=[("(all items)", None)] + [(f"flipped: {a} / {b}", (a, b)) for a, b in default_pairs(models)],
+        description="show",
+    )
     index = w.BoundedIntText(min=0, max=0, description="example")
     prev_b, next_b = w.Button(description="◀ previous"), w.Button(description="next ▶")
     view, count = w.HTML(), w.Label()
 
     def refresh(*_):
-        shown = _filtered(rows, suite.value, language.value, category.value, entity.value)
+        chosen = flipped(rows, *pair.value) if pair.value else rows
+        shown = _filtered(chosen, suite.value, language.value, category.value, entity.value)
         index.max = max(len(shown) - 1, 0)
         count.value = f"{len(shown)} examples"
         view.value = LEGEND + (render_example(shown[index.value]) if shown else "<p>nothing matches</p>")
 
-    for control in (suite, language, category, entity, index):
+    for control in (suite, language, category, entity, pair, index):
         control.observe(refresh, names="value")
     prev_b.on_click(lambda _: setattr(index, "value", max(index.value - 1, 0)))
     next_b.on_click(lambda _: setattr(index, "value", min(index.value + 1, index.max)))
     refresh()
-    return w.VBox([w.HBox([suite, language]), w.HBox([category, entity]), w.HBox([prev_b, index, next_b, count]), view])
+    return w.VBox(
+        [w.HBox([suite, language]), w.HBox([category, entity]), pair, w.HBox([prev_b, index, next_b, count]), view]
+    )

@@ -14,7 +14,8 @@ from ..chat import IGNORE
 
 
 def loss_figure(history: list[dict], title: str = "Training") -> go.Figure:
-    """Train / eval loss by step, learning rate on a second axis; ``history`` is Trainer log rows."""
+    """Train / eval loss by step, the eval loss of each source dataset (thin, dotted: which corpus the stage
+    learns, which it forgets), learning rate on a second axis; ``history`` is Trainer log rows."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for key, name, dash in (("loss", "train loss", None), ("eval_loss", "eval loss", "dot")):
         rows = [r for r in history if key in r]
@@ -25,6 +26,20 @@ def loss_figure(history: list[dict], title: str = "Training") -> go.Figure:
                 name=name,
                 mode="lines+markers",
                 line=dict(dash=dash),
+            ),
+            secondary_y=False,
+        )
+    for source in sorted({s for r in history for s in r.get("eval_loss_by_source", {})}):
+        rows = [r for r in history if source in r.get("eval_loss_by_source", {})]
+        fig.add_trace(
+            go.Scatter(
+                x=[r["step"] for r in rows],
+                y=[r["eval_loss_by_source"][source] for r in rows],
+                name=f"eval: {source}",
+                mode="lines+markers",
+                line=dict(width=1, dash="dot"),
+                marker=dict(size=4),
+                legendgroup="by source",
             ),
             secondary_y=False,
         )
@@ -128,3 +143,25 @@ def adapter_size(model) -> pd.Series:
         },
         name="LoRA",
     )
+
+
+def lineage_table(cards: dict[str, dict]) -> pd.DataFrame:
+    """Per trained model (train cards by label): what it started from, how it builds on it, what and how much it
+    trained on: the stage lineage, and the equal token budget of Taiyi's one-stage ablation."""
+    rows = {}
+    for label, card in cards.items():
+        lineage = card.get("lineage", {})
+        mixture = lineage.get("mixture", {})
+        start = lineage.get("started_from", "")
+        if lineage.get("init_adapter"):
+            start = f"{start} ({lineage['init_mode']}; {lineage['init_adapter_digest']})"
+        rows[label] = {
+            "started from": start,
+            "mixture pairs": mixture.get("pairs"),
+            "families": ", ".join(f"{k} {v}" for k, v in mixture.get("by_family", {}).items()),
+            "steps": card.get("steps"),
+            "tokens trained on": card.get("tokens_seen"),
+            "token budget": lineage.get("token_budget") or "",
+            "first / last loss": f"{card.get('first_loss', 0):.2f} / {card.get('last_loss', 0):.2f}",
+        }
+    return pd.DataFrame(rows).T
