@@ -272,7 +272,9 @@ def run_adapters(adapters: dict[str, str], run_dir: str | Path) -> dict[str, str
     """``adapters`` with relative folders taken inside the run folder (``stage2/adapter``); empty: the run's own."""
     if not adapters:
         return stage_adapters(run_dir)
-    return {label: str(Path(run_dir) / path) if not Path(path).is_absolute() else path for label, path in adapters.items()}
+    return {
+        label: str(Path(run_dir) / path) if not Path(path).is_absolute() else path for label, path in adapters.items()
+    }
 
 
 def evaluate_models(
