@@ -71,6 +71,14 @@ def _check_names(suite: str, task: str, source, records: list) -> None:
             )
 
 
+def _warn_unmapped(key: str, source, records: list) -> None:
+    """A ``labels:`` map that misses classes of the data shows those classes as their raw codes: say which."""
+    if source.labels:
+        unmapped = sorted(set(inventory(records)["labels"]) - set(source.labels))
+        if unmapped:
+            log.warning("source %r: labels %s are not in its labels: map; prompts show them as written", key, unmapped)
+
+
 def _counts(pairs: list[dict]) -> dict:
     tokens = [p["tokens"] for p in pairs]
     return {
@@ -111,6 +119,7 @@ def curate(
     train, read_counts = [], {}
     for key, split in tqdm(config.train_sources.items(), desc="read + instruct", unit="source"):
         whole = read_split(key, split, data_root, holdout, sources)
+        _warn_unmapped(key, get_source(key, sources), whole)
         records = _sample(whole, config.max_records_per_source, f"train:{key}:{seed}")
         read_counts[key] = {"split": split, "records": len(records)}
         train += build_pairs(

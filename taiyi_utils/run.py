@@ -31,10 +31,9 @@ from importlib import metadata
 from pathlib import Path
 
 import papermill as pm
-import yaml
 
 from . import settings
-from .files import content_digest, read_json, write_json
+from .files import content_digest, load_yaml, read_json, write_json
 from .paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -87,11 +86,9 @@ def load_profile(profile: str) -> tuple[Path, dict]:
         known = ", ".join(sorted(p.stem for p in PARAMS_DIR.glob("*.yaml")))
         raise FileNotFoundError(f"no profile {path}; known profiles: {known}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ParameterError(f"{path}: {where}invalid YAML ({getattr(err, 'problem', None) or err})") from None
+        data = load_yaml(path) or {}
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected one mapping per notebook section")
     for section, values in data.items():
@@ -225,49 +222,90 @@ def code_digest() -> str:
     return content_digest(REPO_ROOT / "taiyi_utils", (".py", ".yaml"))
 
 
-def _files(run_dir: Path) -> dict[str, list[int]]:
-    """Relative path -> [size, mtime_ns] of everything the notebooks wrote (not the executed copies)."""
+def _files(run_dir: Path) -> dict[str, str]:
+    """Relative path -> content digest of everything the notebooks wrote: not the executed copies, and not the
+    training checkpoints, which no later notebook reads and whose own markers carry their digests."""
     out = {}
     for p in run_dir.rglob("*"):
+        relative = p.relative_to(run_dir)
         if (
             p.is_file()
-            and p.parts[len(run_dir.parts)] != "notebooks"
+            and not p.is_symlink()
+            and relative.parts[0] != "notebooks"
+            and not any(part.startswith("checkpoints") for part in relative.parts[:-1])
             and p.name != "manifest.json"
             and not p.name.startswith(".")
         ):
-            stat = p.stat()
-            out[str(p.relative_to(run_dir))] = [stat.st_size, stat.st_mtime_ns]
+            out[str(relative)] = content_digest(p)
     return out
+
+
+def data_digest(root: Path, block: int = 1 << 16) -> str:
+    """A cheap digest of the corpus files under ``root``: each file's path, size and first and last 64 KiB, so a
+    file edited, replaced or added under the data root changes it (without reading gigabytes)."""
+    sha = hashlib.sha256()
+    for folder, dirs, names in sorted(os.walk(root)):  # os.walk follows no symlinked folder: no loops
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            try:
+                size = path.stat().st_size
+                with path.open("rb") as handle:
+                    head = handle.read(block)
+                    handle.seek(max(size - block, 0))
+                    tail = handle.read(block)
+            except OSError:
+                continue  # unreadable or a dangling link: curation reports what it needs
+            sha.update(f"{path.relative_to(root)}\0{size}\0".encode() + head + tail)
+    return sha.hexdigest()[:16]
+
+
+def _curation_data(params: dict) -> str:
+    """What notebook 01 reads besides its parameters: the content of the user's registry files and the corpus."""
+    from .paths import shared_data_root
+
+    registries = [content_digest(p) if Path(p).is_file() else "missing" for key in ("sources_files", "suites_files")
+                  for p in params.get(key, [])]  # fmt: skip
+    root = Path(params["data_root"]) if params.get("data_root") else shared_data_root()
+    return _digest({"registries": registries, "data": data_digest(root) if root and root.is_dir() else "tiny"})
 
 
 def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict, files: dict) -> dict[str, str]:
     """What a notebook's result depends on; a completed notebook is reused only while all of these match.
 
-    ``upstream`` digests what the earlier notebooks wrote as it is on disk now (size and modification
-    time of each artifact), so a rerun upstream or a file edited by hand both count as a change.
+    ``upstream`` digests what the earlier notebooks wrote as it is on disk now (each artifact's content),
+    so a rerun upstream or a file edited by hand both count as a change; for curation, ``data`` digests the
+    user's registry files and the corpus under the data root.
     """
     upstream = {
         s: _digest({f: files.get(f) for f in manifest["notebooks"].get(s, {}).get("artifacts", [])})
         for s in PIPELINE[: PIPELINE.index(stem)]
     }
-    return {
+    inputs = {
         "params": _digest(params),
         "notebook": content_digest(notebook),
         "code": code,
         "upstream": _digest(upstream),
     }
+    if stem == "01_curation":
+        inputs["data"] = _curation_data(params)
+    return inputs
 
 
-def _changed(entry: dict, inputs: dict) -> str:
+def _changed(entry: dict, inputs: dict, files: dict) -> str:
     """Why a notebook must run again ('' when its completion still holds)."""
     if entry.get("status") != "completed":
-        return entry.get("status", "not run yet")
+        return {"stale": "an earlier notebook ran again"}.get(entry.get("status"), entry.get("status", "not run yet"))
+    missing = [f for f in entry.get("artifacts", []) if f not in files]
+    if missing:
+        return f"its outputs are missing ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
     changed = [k for k, v in inputs.items() if entry.get("inputs", {}).get(k) != v]
     names = {
         "params": "its parameters",
         "notebook": "the notebook file",
         "code": "the package code",
         "upstream": "what earlier notebooks wrote",
+        "data": "its registry files or the corpus",
     }
     return "changed: " + ", ".join(names[k] for k in changed) if changed else ""
 
@@ -279,7 +317,10 @@ class _Lock:
         self.path = run_dir / ".lock"
 
     def __enter__(self):
-        self.handle = self.path.open("a+")
+        try:
+            self.handle = self.path.open("a+")
+        except OSError as err:
+            raise RunError(f"cannot lock the run folder {self.path.parent}: {err.strerror or err}") from None
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -290,10 +331,13 @@ class _Lock:
                 f"run folder {self.path.parent} is in use by another runner (pid {holder}); "
                 "wait for it or pick another --run-id"
             ) from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(str(os.getpid()))
-        self.handle.flush()
+        try:
+            self.handle.seek(0)
+            self.handle.truncate()
+            self.handle.write(str(os.getpid()))
+            self.handle.flush()
+        except OSError as err:  # a full disk: the lock is held, the pid just not written
+            log.warning("could not write the runner's pid into %s: %s", self.path, err.strerror or err)
         return self
 
     def __exit__(self, *exc):
@@ -347,27 +391,45 @@ def _run(path: Path, params: dict, notebooks: dict, selected: list[str], run_dir
     )
     manifest.setdefault("created", _now())
     code = code_digest()
+    done: dict[str, str] = {}  # what this call did per notebook: skipped, completed, failed, interrupted
+    manifest["invocation"] = {"selected": selected, "outcome": done}
     for stem in selected:
         entry = manifest["notebooks"].get(stem, {})
         files = _files(run_dir)
         inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest, files)
-        reason = "forced (--force)" if force else _changed(entry, inputs)
+        reason = "forced (--force)" if force else _changed(entry, inputs, files)
         if not reason:
-            log.info("[%s] already completed for run %s with the same inputs; skipping", stem, run_dir.name)
+            log.info("%s: skipped: already completed with the same inputs", stem)
+            done[stem] = "skipped"
             continue
-        if entry:
-            log.info("[%s] running again: %s", stem, reason)
+        log.info("%s: running (%s)", stem, reason)
         entry = _execute(stem, notebooks[stem], params[stem], path.stem, run_dir, manifest, inputs, files)
+        done[stem] = entry["status"]
         if entry["status"] != "completed":
-            log.error(
-                "[%s] %s: %s\n  see the executed notebook: %s",
-                stem,
-                entry["status"],
-                entry["error"],
-                entry["output_notebook"],
-            )
+            log.info("%s: %s: %s\n  see the executed notebook: %s", stem, entry["status"], entry["error"],
+                     entry["output_notebook"])  # fmt: skip
             break
+        log.info("%s: completed in %.1f s", stem, entry["seconds"])
     return manifest
+
+
+def summary(manifest: dict) -> tuple[str, bool]:
+    """(one line on what the last call did and what is left stale, whether every notebook it was asked to run
+    completed or was already complete)."""
+    invocation = manifest.get("invocation", {})
+    done, selected = invocation.get("outcome", {}), invocation.get("selected", [])
+    counts = {k: list(done.values()).count(k) for k in ("completed", "skipped", "failed", "interrupted")}
+    ok = all(done.get(s) in ("completed", "skipped") for s in selected)
+    never = [s for s in selected if s not in done]
+    stale = [s for s, e in manifest["notebooks"].items() if e.get("status") == "stale"]
+    parts = [", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing run"]
+    if never:
+        parts.append(f"not reached: {', '.join(never)}")
+    if stale:
+        parts.append(
+            f"now stale (an earlier notebook ran again): {', '.join(stale)}; run them to bring them up to date"
+        )
+    return "summary: " + "; ".join(parts), ok
 
 
 def _kernel_manager():
@@ -451,8 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, RunError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    failed = [s for s, e in manifest["notebooks"].items() if e["status"] != "completed"]
-    return 1 if failed else 0
+    line, ok = summary(manifest)
+    print(line)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

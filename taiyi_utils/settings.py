@@ -14,6 +14,8 @@ import math
 import typing
 from dataclasses import dataclass, field
 
+from .names import check_name
+
 
 class SettingError(ValueError):
     """A setting outside its range; the message starts with the setting's name."""
@@ -25,7 +27,23 @@ def _need(ok: bool, owner, name: str, rule: str) -> None:
 
 
 def _positive(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return _finite(value) and value > 0
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _labels_ok(owner, name: str, labels) -> None:
+    """Model labels become file names (answer caches, case files): plain names only."""
+    for label in labels:
+        try:
+            check_name("model label", label)
+        except ValueError as err:
+            raise SettingError(f"{name}: {err}") from None
+
+
+MAX_NEW_TOKENS = 32_768  # more is a typo, not an answer
 
 
 @dataclass(kw_only=True)
@@ -99,6 +117,12 @@ class CurationConfig:
         _need(isinstance(self.max_tokens, int) and self.max_tokens >= 1, self, "max_tokens", "must be >= 1")
         for name in ("max_records_per_source", "eval_samples", "cap_per_dataset"):
             _need(getattr(self, name) == -1 or getattr(self, name) >= 0, self, name, "must be >= 0 or -1 (all)")
+        _need(
+            all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.holdout.values()),
+            self,
+            "holdout",
+            "must map sources to a whole number of held-out records >= 0",
+        )
 
 
 @dataclass(kw_only=True)
@@ -143,7 +167,14 @@ class TrainConfig(ModelSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        _need(_positive(self.learning_rate), self, "learning_rate", "must be a positive number")
+        _need(
+            _positive(self.learning_rate) and self.learning_rate <= 1,
+            self,
+            "learning_rate",
+            "must be a positive number at most 1",
+        )
+        _need(_finite(self.weight_decay) and 0 <= self.weight_decay <= 1, self, "weight_decay", "must be in [0, 1]")
+        _need(_finite(self.epochs), self, "epochs", "must be a finite number")
         for name in (
             "batch_size",
             "grad_accumulation",
@@ -160,7 +191,11 @@ class TrainConfig(ModelSettings):
         _need(_positive(self.lora_alpha), self, "lora_alpha", "must be a positive number")
         for name in ("lora_dropout", "warmup_ratio", "eval_fraction"):
             _need(0 <= getattr(self, name) < 1, self, name, "must be in [0, 1)")
-        _need(self.max_grad_norm >= 0 and math.isfinite(self.max_grad_norm), self, "max_grad_norm", "must be >= 0")
+        _need(_finite(self.max_grad_norm) and self.max_grad_norm >= 0, self, "max_grad_norm", "must be >= 0")
+        _need(self.max_length >= 16, self, "max_length", "must be >= 16 tokens: room for a prompt and its answer")
+        _need(isinstance(self.eval_max, int) and self.eval_max >= 0, self, "eval_max", "must be an integer >= 0")
+        for name in ("max_examples", "token_budget"):
+            _need(getattr(self, name) == -1 or getattr(self, name) >= 1, self, name, "must be >= 1 or -1 (none)")
         _need(
             self.max_steps > 0 or _positive(self.epochs),
             self,
@@ -190,6 +225,13 @@ class TrainConfig(ModelSettings):
         return cls(**values)
 
 
+@dataclass(kw_only=True)
+class StageTwoConfig(TrainConfig):
+    """Notebook 03: stage 2, and Taiyi's one-stage baseline beside it when asked (``train.one_stage_config``)."""
+
+    one_stage: bool = False  # also train one adapter on both stages' pairs mixed, for the two stages' token total
+
+
 # Taiyi trains stage 1 for 5 epochs and stage 2 for 3: the one place a notebook's default differs from its owner's.
 STAGE_DEFAULTS = {"02_stage1_sft": {"epochs": 5.0}, "03_stage2_sft": {}}
 
@@ -203,6 +245,21 @@ class AnswerSettings(ModelSettings):
     def __post_init__(self):
         super().__post_init__()
         _need(self.backend in ("transformers", "vllm"), self, "backend", "must be transformers or vllm")
+        if self.backend == "vllm":
+            _need(_vllm_usable(), self, "backend", "needs vLLM and a CUDA GPU: pip install -e '.[vllm]' on one")
+
+
+def _vllm_usable() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+STAGE_LABELS = ("stage 1", "stage 2", "one-stage")  # a run's own adapters (evaluation.evaluate.STAGE_FOLDERS)
 
 
 @dataclass(kw_only=True)
@@ -222,10 +279,16 @@ class EvalConfig(AnswerSettings):
     def __post_init__(self):
         super().__post_init__()
         _need(
-            self.max_new_tokens == -1 or self.max_new_tokens >= 1, self, "max_new_tokens", "must be >= 1 or -1 (none)"
+            self.max_new_tokens == -1 or 1 <= self.max_new_tokens <= MAX_NEW_TOKENS,
+            self,
+            "max_new_tokens",
+            f"must be in [1, {MAX_NEW_TOKENS}] or -1 (none)",
         )
         _need(
-            all(isinstance(n, int) and (n == -1 or n >= 1) for n in self.max_new_tokens_by_suite.values()),
+            all(
+                isinstance(n, int) and (n == -1 or 1 <= n <= MAX_NEW_TOKENS)
+                for n in self.max_new_tokens_by_suite.values()
+            ),
             self,
             "max_new_tokens_by_suite",
             "must map suite names to token caps >= 1 or -1 (none)",
@@ -249,6 +312,15 @@ class EvalConfig(AnswerSettings):
             "records_per_model",
             "must map model labels to record counts >= 1",
         )
+
+        _labels_ok(self, "adapters", self.adapters)
+        models = (["base"] if self.include_base else []) + (list(self.adapters) or list(STAGE_LABELS))
+        for name, named in (
+            ("records_per_model", list(self.records_per_model)),
+            ("comparisons", [x for pair in self.comparisons for x in pair]),
+        ):
+            unknown = [x for x in named if x not in models]
+            _need(not unknown, self, name, f"names {unknown}, not a model here ({', '.join(models)})")
 
     def records_for(self, label: str) -> int:
         """Records per suite ``label`` answers: its own count, never more than ``records_per_suite``."""
@@ -274,12 +346,14 @@ class CaseConfig(AnswerSettings):
         super().__post_init__()
         for name in ("items_per_case", "max_turns", "max_new_tokens", "batch_size"):
             _need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, self, name, "must be >= 1")
+        _need(self.max_new_tokens <= MAX_NEW_TOKENS, self, "max_new_tokens", f"must be <= {MAX_NEW_TOKENS}")
+        _labels_ok(self, "adapters", self.adapters)
 
 
 OWNERS = {
     "01_curation": CurationConfig,
     "02_stage1_sft": TrainConfig,
-    "03_stage2_sft": TrainConfig,
+    "03_stage2_sft": StageTwoConfig,
     "04_eval": EvalConfig,
     "05_case_studies": CaseConfig,
 }

@@ -20,9 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from .files import content_digest, read_jsonl, write_json
+from .files import content_digest, follow_umask, load_yaml, read_jsonl, write_json
 from .settings import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -41,18 +39,45 @@ def fingerprint(config: TrainConfig) -> dict:
     return settings
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights stopped being finite numbers: the stage fails instead of saving them."""
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def _damage(checkpoint: Path, files: dict) -> str:
-    missing = [
-        f for f, size in files.items() if not (checkpoint / f).is_file() or (checkpoint / f).stat().st_size != size
+    """Which of a checkpoint's files are missing or differ from the content digest its marker recorded."""
+    if not files:
+        return "its marker lists no files"
+    changed = [
+        f
+        for f, digest in files.items()
+        if not isinstance(digest, str) or not (checkpoint / f).is_file() or _sha256(checkpoint / f) != digest
     ]
-    return f"{', '.join(missing[:3])} missing or changed" if missing else ""
+    return f"{', '.join(changed[:3])} missing or changed" if changed else ""
+
+
+def _non_finite(model) -> str:
+    """The first trainable weight holding a NaN or an infinity, or ''."""
+    import torch
+
+    return next((n for n, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()), "")
 
 
 def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tuple[Path | None, list[str]]:
     """Newest complete, intact ``checkpoint-N`` made with ``settings`` (when given), and why newer ones were passed.
 
-    A process killed mid-save leaves no marker; a checkpoint whose files were deleted or changed since
-    its marker was written is passed over with a warning, and so is one made with other settings.
+    A process killed mid-save leaves no marker; a checkpoint whose files were deleted or whose bytes changed
+    since its marker recorded their content digests is passed over with a warning (it could not even be
+    loaded: a damaged header, a truncated optimizer), and so is one made with other settings.
     """
     done = sorted(
         (p for p in checkpoint_dir.glob("checkpoint-*") if (p / COMPLETE).exists()),
@@ -63,7 +88,7 @@ def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tup
     for checkpoint in done:
         try:
             marker = json.loads((checkpoint / COMPLETE).read_text() or "{}")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             marker = {}
         damage = _damage(checkpoint, marker.get("files", {}))
         differs = settings is not None and marker.get("settings") != settings
@@ -118,17 +143,36 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
     from transformers import TrainerCallback
 
     class MarkComplete(TrainerCallback):
-        """After a save: the marker lists the settings and every file with its size, checked on resume."""
+        """After a save: the marker lists the settings and every file's content digest, checked on resume. A
+        checkpoint of non-finite weights is never marked: the stage fails there."""
 
         def on_save(self, args, state, control, **kwargs):
-            if state.is_world_process_zero:
-                checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                files = {
-                    str(p.relative_to(checkpoint)): p.stat().st_size
-                    for p in checkpoint.rglob("*")
-                    if p.is_file() and p.name != COMPLETE
-                }
-                write_json(checkpoint / COMPLETE, {"settings": settings, "files": files})
+            if not state.is_world_process_zero:
+                return
+            broken = _non_finite(kwargs["model"]) if kwargs.get("model") is not None else ""
+            if broken:
+                raise TrainingDiverged(
+                    f"step {state.global_step}: weight {broken} is not finite; the checkpoint is left unmarked. "
+                    "Lower learning_rate or max_grad_norm, or check the data"
+                )
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            files = {
+                str(p.relative_to(checkpoint)): _sha256(p)
+                for p in checkpoint.rglob("*")
+                if p.is_file() and p.name != COMPLETE
+            }
+            write_json(checkpoint / COMPLETE, {"settings": settings, "files": files})
+
+    class FiniteLoss(TrainerCallback):
+        """A NaN or infinite loss or gradient norm stops the stage as failed, naming the step."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            bad = {k: v for k, v in (logs or {}).items() if k in ("loss", "grad_norm", "eval_loss") and not _finite(v)}
+            if bad:
+                raise TrainingDiverged(
+                    f"step {state.global_step}: {', '.join(f'{k} {v}' for k, v in bad.items())}; the stage stops "
+                    "unsaved. Lower learning_rate or max_grad_norm, or check the data"
+                )
 
     class JsonlLog(TrainerCallback):
         """Every log line of the Trainer as JSON; on resume, lines past the checkpoint are dropped."""
@@ -156,7 +200,13 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
             if budget > 0 and state.num_input_tokens_seen >= budget:
                 control.should_training_stop = True
 
-    return [MarkComplete(), JsonlLog(), TokenBudget()]
+    return [FiniteLoss(), MarkComplete(), JsonlLog(), TokenBudget()]
+
+
+def _finite(value) -> bool:
+    import math
+
+    return not isinstance(value, (int, float)) or math.isfinite(value)
 
 
 def _encode_mixture(config: TrainConfig, tokenizer):
@@ -268,6 +318,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         weight_decay=config.weight_decay,
         logging_steps=config.logging_steps,
         logging_first_step=True,
+        logging_nan_inf_filter=False,  # a NaN loss must show (and stop the stage), not be averaged away
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
@@ -363,12 +414,16 @@ def fit(run: Setup) -> dict:
     seconds = time.monotonic() - start
     if not trainer.is_world_process_zero():
         return {}
+    broken = _non_finite(trainer.model)
+    if broken:
+        raise TrainingDiverged(f"after step {trainer.state.global_step}: weight {broken} is not finite; not saved")
     if config.init_adapter and config.init_mode == "merge":
         trainer.model.save_pretrained(out / "adapter_fresh")
         combine_adapters(config, [Path(config.init_adapter), out / "adapter_fresh"], out / "adapter")
     else:
         trainer.model.save_pretrained(out / "adapter")
     run.tokenizer.save_pretrained(out / "adapter")
+    follow_umask(out / "adapter")
     (out / "training_args.json").write_text(trainer.args.to_json_string())
     history = trainer.state.log_history
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
@@ -501,7 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
-        config = TrainConfig.from_dict(yaml.safe_load(Path(args.config).read_text()))
+        values = load_yaml(args.config)
+        if not isinstance(values, dict):
+            raise ValueError(f"expected a mapping of training settings, got {type(values).__name__}")
+        config = TrainConfig.from_dict(values)
     except (OSError, ValueError, TypeError) as err:
         print(f"error: {args.config}: {err}", file=sys.stderr)
         return 2

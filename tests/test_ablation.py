@@ -95,3 +95,24 @@ def test_the_flipped_filter_shows_exactly_the_items_one_model_got_right(tmp_path
     ]  # fmt: skip
     page = export_error_html(scored, tmp_path / "errors.html", pairs=[("base", "stage 2")]).read_text()
     assert "Flipped between base and stage 2: 3 items (2 right only for stage 2, 1 only for base)" in page
+
+
+@pytest.mark.slow
+def test_notebook_04_completes_with_any_set_of_models(smoke_run, tmp_path):
+    """Stages only (no base model): stage 2 is compared with stage 1. The base model alone (no adapter trained
+    yet, as when user suites are tried before training): nothing to compare, and the notebook says so."""
+    variant(smoke_run, tmp_path, "nobase", ["04"], **{"04_eval": {"include_base": False}})
+    rows = json.loads((tmp_path / "outputs" / "nobase" / "eval" / "comparison.json").read_text())
+    assert {(r["a"], r["b"]) for r in rows} == {("stage 1", "stage 2")}
+
+    _, profile = runner.load_profile("smoke")
+    path = tmp_path / "base-only.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    shutil.copytree(smoke_run[0], tmp_path / "outputs" / "base-only")
+    for stage in ("stage1", "stage2"):
+        shutil.rmtree(tmp_path / "outputs" / "base-only" / stage)
+    manifest = runner.run(str(path), only=["04"], run_id="base-only", outputs=tmp_path / "outputs")
+    assert manifest["notebooks"]["04_eval"]["status"] == "completed"
+    assert json.loads((tmp_path / "outputs" / "base-only" / "eval" / "comparison.json").read_text()) == []
+    executed = (tmp_path / "outputs" / "base-only" / "notebooks" / "04_eval.ipynb").read_text()
+    assert "nothing to compare" in executed

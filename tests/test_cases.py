@@ -104,17 +104,20 @@ def test_models_answer_every_turn_with_their_own_history_and_answers_are_reused(
     monkeypatch.setattr(
         cs, "generate", lambda m, t, p, **k: histories.append([list(h) for h in k["histories"]]) or real(m, t, p, **k)
     )
-    rows = cs.compare_models(model, tokenizer, items, ["base"], tmp_path, max_new_tokens=4)
+    base = {"base": "base-v1"}  # label -> model identity
+    rows = cs.compare_models(model, tokenizer, items, base, tmp_path, max_new_tokens=4)
     assert [(r["item"], r["turn"]) for r in rows] == [("d:0", 0), ("d:0", 1), ("n:0", 0)]
     assert histories[1] == [[{"human": TURNS[0]["human"], "assistant": rows[0]["output"]}]]  # its own answer
     assert [r["follows_format"] for r in rows] == [None, None, False] and rows[2]["reference"] == "drug: Aspirin"
     histories.clear()
-    assert cs.compare_models(model, tokenizer, items, ["base"], tmp_path, max_new_tokens=4) == rows
+    assert cs.compare_models(model, tokenizer, items, base, tmp_path, max_new_tokens=4) == rows
     assert histories == []  # reused from base.json
-    cs.compare_models(model, tokenizer, items, ["base"], tmp_path, max_new_tokens=5)
+    cs.compare_models(model, tokenizer, items, base, tmp_path, max_new_tokens=5)
     assert len(histories) == 2  # a different request is answered again
+    cs.compare_models(model, tokenizer, items, {"base": "base-v2"}, tmp_path, max_new_tokens=5)
+    assert len(histories) == 4  # the same request to another model (a retrained adapter) is answered again
     with pytest.raises(KeyError, match="no adapter 'stage 1'"):
-        cs.compare_models(model, tokenizer, items, ["stage 1"], tmp_path)
+        cs.compare_models(model, tokenizer, items, {"stage 1": "s1"}, tmp_path)
 
 
 def test_side_by_side_view_has_a_column_per_model_and_escapes_text():

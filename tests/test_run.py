@@ -31,6 +31,18 @@ def profile(tmp_path, body: dict) -> str:
         ({"02_stage1_sft": {"learning_rate": -0.001}}, r"02_stage1_sft\.learning_rate: -0\.001 must be a positive"),
         ({"03_stage2_sft": {"learning_rate": float("nan")}}, r"03_stage2_sft\.learning_rate: nan must be a positive"),
         ({"03_stage2_sft": {"batch_size": 0}}, r"03_stage2_sft\.batch_size: 0 must be an integer >= 1"),
+        ({"02_stage1_sft": {"weight_decay": float("nan")}}, r"02_stage1_sft\.weight_decay: nan must be in \[0, 1\]"),
+        ({"02_stage1_sft": {"weight_decay": -1}}, r"02_stage1_sft\.weight_decay: -1 must be in \[0, 1\]"),
+        ({"02_stage1_sft": {"learning_rate": 1e30}}, r"02_stage1_sft\.learning_rate: 1e\+30 must be a positive"),
+        ({"02_stage1_sft": {"max_length": 1}}, r"02_stage1_sft\.max_length: 1 must be >= 16"),
+        ({"02_stage1_sft": {"eval_max": -5}}, r"02_stage1_sft\.eval_max: -5 must be an integer >= 0"),
+        ({"02_stage1_sft": {"max_examples": 0}}, r"02_stage1_sft\.max_examples: 0 must be >= 1 or -1"),
+        ({"01_curation": {"holdout": {"cmeee": -3}}}, r"01_curation\.holdout: .* whole number of held-out records"),
+        ({"01_curation": {"holdout": {"cmeee": "3"}}}, r"01_curation\.holdout: .* whole number of held-out records"),
+        ({"04_eval": {"records_per_model": {"stage 3": 1}}}, r"04_eval\.records_per_model: .* not a model here"),
+        ({"04_eval": {"adapters": {"/abs/x": "a"}}}, r"04_eval\.adapters: model label '/abs/x' is not a plain name"),
+        ({"04_eval": {"backend": "vllm"}}, r"04_eval\.backend: 'vllm' needs vLLM and a CUDA GPU"),
+        ({"05_case_studies": {"max_new_tokens": 10**9}}, r"05_case_studies\.max_new_tokens: 1000000000 must be <="),
     ],
 )
 def test_bad_parameters_are_refused_before_anything_runs(tmp_path, body, message):
@@ -163,10 +175,36 @@ def test_a_rerun_notices_changed_code_and_marks_later_notebooks_stale(smoke_run,
     shutil.copytree(smoke_run[0], outputs / "t")
     monkeypatch.setattr(runner, "code_digest", lambda: "a-code-fix")
     manifest = runner.run("smoke", only=["01"], run_id="t", outputs=outputs)
-    assert "[01_curation] running again: changed: the package code" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "01_curation: running (changed: the package code)" in printed and "01_curation: completed in" in printed
     assert [manifest["notebooks"][s]["status"] for s in runner.PIPELINE] == ["completed"] + ["stale"] * 4
     entry = manifest["notebooks"]["02_stage1_sft"]
-    assert runner._changed(entry, {}) == "stale"
+    assert runner._changed(entry, {}, {}) == "an earlier notebook ran again"
+    line, ok = runner.summary(manifest)  # what was asked completed: exit 0, and the summary says what is stale
+    assert ok and line.startswith("summary: 1 completed; now stale") and "02_stage1_sft, 03_stage2_sft" in line
+
+
+@pytest.mark.slow
+def test_a_notebook_whose_outputs_are_gone_or_whose_corpus_changed_runs_again(smoke_run, tmp_path, capsys):
+    outputs = tmp_path / "outputs"
+    shutil.copytree(smoke_run[0], outputs / "t")
+    manifest = runner.run("smoke", only=["02"], run_id="t", outputs=outputs)
+    assert manifest["invocation"]["outcome"] == {"02_stage1_sft": "skipped"} and runner.summary(manifest)[1]
+    shutil.rmtree(outputs / "t" / "stage1" / "adapter")
+    capsys.readouterr()
+    runner.run("smoke", only=["02"], run_id="t", outputs=outputs)
+    assert "02_stage1_sft: running (its outputs are missing (stage1/adapter/" in capsys.readouterr().out
+
+    mine = tmp_path / "sources.yaml"
+    mine.write_text("pubmedqa_mine:\n  format: pubmedqa\n  files: {test: PubMedQA/test_set.json}\n  language: en\n"
+                    "  tasks: [qa]\n")  # fmt: skip
+    user = profile(tmp_path, {**runner.load_profile("smoke")[1], "01_curation": {
+        **runner.load_profile("smoke")[1]["01_curation"], "sources_files": [str(mine)]}})  # fmt: skip
+    runner.run(user, only=["01"], run_id="t", outputs=outputs)
+    mine.write_text(mine.read_text().replace("language: en", "language: en\n  family: QA"))  # an edit, same path
+    capsys.readouterr()
+    runner.run(user, only=["01"], run_id="t", outputs=outputs)
+    assert "01_curation: running (changed: its registry files or the corpus)" in capsys.readouterr().out
 
 
 def test_atomic_writes_keep_the_users_usual_permissions(tmp_path):

@@ -325,6 +325,10 @@ def test_a_damaged_checkpoint_is_passed_over_for_the_newest_intact_one(tmp_path,
     said = capsys.readouterr().out
     assert "checkpoint-4 is damaged (optimizer.pt missing or changed)" in said
     assert card["resumed_from"].endswith("checkpoint-2")
+    mask = os.umask(0)
+    os.umask(mask)
+    weights = tmp_path / "out" / "adapter" / "adapter_model.safetensors"
+    assert weights.stat().st_mode & 0o777 == 0o666 & ~mask  # the user's usual permissions, not safetensors' 0600
 
 
 @pytest.mark.parametrize("name, kind", [("ddp", "MULTI_GPU"), ("fsdp_qlora", "FSDP")])
@@ -356,3 +360,45 @@ def test_the_lesson_views_show_the_real_batch_mask_and_adapter(tmp_path):
     assert f"<b>{sum(label != -100 for label in run.train_set[0]['labels'])}</b> are learned" in html
     trainable, total = run.model.get_nb_trainable_parameters()
     assert views.adapter_size(run.model)["adapter parameters"] == f"{trainable:,}" and trainable < total
+
+
+@pytest.mark.parametrize("damage", ["same size, other bytes", "corrupted header"])
+def test_a_checkpoint_whose_bytes_changed_is_passed_over_by_its_content_digest(tmp_path, capsys, damage):
+    from taiyi_utils.train import fit
+
+    config = quick(tmp_path)
+    fit(setup(config))
+    weights = tmp_path / "out" / "checkpoints" / "checkpoint-4" / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    if damage == "corrupted header":
+        data[:16] = b"\xff" * 16  # safetensors could not even parse it: SafetensorError on resume, before
+    else:
+        data[-8:] = bytes(255 - b for b in data[-8:])  # a weight's last bytes flipped, size unchanged
+    weights.write_bytes(bytes(data))
+    capsys.readouterr()
+    card = fit(setup(config))
+    said = capsys.readouterr().out
+    assert "checkpoint-4 is damaged (adapter_model.safetensors missing or changed)" in said
+    assert card["resumed_from"].endswith("checkpoint-2")
+
+
+def test_a_stage_whose_loss_turns_non_finite_fails_and_saves_nothing(tmp_path):
+    """A forced NaN in one LoRA weight after the first step: the next logged loss is NaN, the stage fails naming
+    the step, and neither an adapter nor a train card nor a marked checkpoint is left as its result."""
+    import torch
+    from transformers import TrainerCallback
+
+    from taiyi_utils.train import TrainingDiverged, fit
+
+    class PoisonAfterFirstStep(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step == 1:
+                with torch.no_grad():
+                    next(p for n, p in model.named_parameters() if "lora_A" in n).fill_(float("nan"))
+
+    run = setup(quick(tmp_path, logging_steps=1), callbacks=(PoisonAfterFirstStep(),))
+    with pytest.raises(TrainingDiverged, match=r"step 2: loss nan.*Lower learning_rate"):
+        fit(run)
+    out = tmp_path / "out"
+    assert not (out / "adapter").exists() and not (out / "train_card.json").exists()
+    assert latest_checkpoint(out / "checkpoints")[0] is None

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from ..files import read_registry
+from ..names import check_name
 from . import formats
 from .records import Record
 
@@ -70,6 +71,7 @@ def _sources(files: tuple[str, ...]) -> tuple[dict[str, Source], dict[str, str]]
     known = {f.name for f in fields(Source)} - {"key"}
     sources = {}
     for key, spec in raw.items():
+        check_name("source", key, f"{spec['_file']}: ")
         where = f"{spec.pop('_file')}: source {key!r}"
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -77,6 +79,8 @@ def _sources(files: tuple[str, ...]) -> tuple[dict[str, Source], dict[str, str]]
         missing = [f for f in ("format", "files", "language", "tasks") if f not in spec]
         if missing:
             raise ValueError(f"{where}: missing field(s) {missing}")
+        if not isinstance(spec["tasks"], list) or not all(isinstance(t, str) for t in spec["tasks"]):
+            raise ValueError(f"{where}: tasks must be a list of task names, e.g. [cls], got {spec['tasks']!r}")
         if spec["format"] not in formats.FORMATS:
             raise ValueError(f"{where}: unknown format {spec['format']!r}; known: {', '.join(formats.FORMATS)}")
         accepted = set(inspect.signature(formats.FORMATS[spec["format"]].read).parameters) - {"path"}

@@ -36,12 +36,16 @@ def inspect_path(path: str | Path, format: str = "auto", **options) -> dict:
         if path.is_file():
             raise
     files, skipped = {}, {}
-    _walk(path, path, files, skipped)
+    _walk(path, path, files, skipped, set())
     return {"path": str(path), "files": files, "skipped": skipped}
 
 
-def _walk(root: Path, folder: Path, files: dict, skipped: dict) -> None:
-    """Summaries of readable files; unreadable ones are listed with the reason, FIFOs and devices ignored."""
+def _walk(root: Path, folder: Path, files: dict, skipped: dict, seen: set) -> None:
+    """Summaries of readable files; unreadable ones are listed with the reason, FIFOs and devices ignored; a
+    folder reached again through a symlink (a loop) is read once."""
+    if folder.resolve() in seen:
+        return
+    seen.add(folder.resolve())
     for entry in sorted(folder.iterdir()):
         rel = str(entry.relative_to(root))
         if entry.name.startswith(".") or entry.suffix.lower() == ".md" or not (entry.is_file() or entry.is_dir()):
@@ -50,7 +54,7 @@ def _walk(root: Path, folder: Path, files: dict, skipped: dict) -> None:
             name = formats.detect(entry)
         except formats.FormatError as err:
             if entry.is_dir():
-                _walk(root, entry, files, skipped)
+                _walk(root, entry, files, skipped, seen)
             else:
                 skipped[rel] = str(err)
             continue

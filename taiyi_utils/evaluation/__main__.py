@@ -80,6 +80,8 @@ def _answer_rows(task: str, gold: dict[str, dict], sources: dict[str, dict]) -> 
     row_task = "cls" if task == "multilabel" else task
     for key, options in zip(ids, _gold_options(task, [gold[i]["text"] for i in ids])):
         source = sources.get(key, {})
+        if not isinstance(source.get("options", []), list):
+            raise FormatError(Path("--source"), key, f"options should be a list, got {source['options']!r}")
         options = set(source.get("options") or options)
         structure = tasks.get_task(row_task).parse(
             gold[key]["text"], tasks.Item(frozenset(options), source.get("text"))

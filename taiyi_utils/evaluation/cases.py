@@ -165,17 +165,16 @@ def answer_cases(
 
 
 def compare_models(
-    model, tokenizer, items: list[dict], labels: list[str], out_dir: str | Path, **options
+    model, tokenizer, items: list[dict], identities: dict[str, str], out_dir: str | Path, **options
 ) -> list[dict]:
-    """Every label's answers (see ``model.acting_as``), reusing a label's saved answers to the same request."""
+    """Every model's answers (labels -> ``evaluate.model_identity``; see ``model.acting_as``), reusing a label's
+    saved answers only to the same request from the same model: a retrained adapter answers again."""
     from ..model import acting_as
 
-    request = {
-        "options": options,
-        "prompts": {i["conversation_id"]: [t["human"] for t in i["conversation"]] for i in items},
-    }
+    prompts = {i["conversation_id"]: [t["human"] for t in i["conversation"]] for i in items}
     rows = []
-    for label in labels:
+    for label, identity in identities.items():
+        request = {"model": identity, "options": options, "prompts": prompts}
         path = Path(out_dir) / f"{label.replace(' ', '_')}.json"
         saved = read_json(path, {})
         if saved.get("request") != request:

@@ -61,7 +61,8 @@ def _read_cache(path: Path) -> dict[str, dict]:
                 item = json.loads(line)
             except json.JSONDecodeError:
                 continue  # the last line of a killed run
-            done[item["id"]] = item
+            if isinstance(item, dict) and isinstance(item.get("id"), str) and isinstance(item.get("output"), str):
+                done[item["id"]] = item  # anything else (a hand-edited line) is answered again
     return done
 
 

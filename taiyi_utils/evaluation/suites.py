@@ -10,6 +10,7 @@ from pathlib import Path
 from ..data.records import Record, group_sentences
 from ..data.sources import Source, get_source, load_sources, read_split
 from ..files import read_registry
+from ..names import check_name
 
 SUITES_FILE = Path(__file__).with_name("suites.yaml")
 METRICS = ("micro_f1", "macro_f1", "accuracy")
@@ -59,6 +60,7 @@ class Suite:
 
 
 def _suite(name: str, spec: dict, sources: dict[str, Source]) -> Suite:
+    check_name("suite", name, f"{spec['_file']}: ")
     where = f"{spec.pop('_file')}: suite {name!r}"
     known = {f.name for f in fields(Suite)} - {"name"}
     unknown = sorted(set(spec) - known)

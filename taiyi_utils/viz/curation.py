@@ -46,6 +46,8 @@ def mixture_sunburst(pairs: list[dict], title: str) -> go.Figure:
 
 def mixture_bar(pairs: list[dict], title: str) -> go.Figure:
     """Instruction pairs per task family and language."""
+    if not pairs:
+        return go.Figure().update_layout(title=f"{title}: no pairs", height=200)
     counts = pairs_table(pairs).groupby(["category", "language"]).size().reset_index(name="pairs")
     fig = px.bar(counts, x="category", y="pairs", color="language", barmode="group", text="pairs", title=title)
     return fig.update_layout(height=360)
@@ -53,6 +55,8 @@ def mixture_bar(pairs: list[dict], title: str) -> go.Figure:
 
 def length_histogram(pairs: list[dict], max_tokens: int, title: str = "Tokens per instruction pair") -> go.Figure:
     """One histogram of token lengths per task family, with the training length limit marked."""
+    if not pairs:
+        return go.Figure().update_layout(title=f"{title}: no pairs", height=200)
     table = pairs_table(pairs)
     families = table["category"].nunique()
     fig = px.histogram(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from ..records import Record
@@ -115,6 +116,10 @@ def read(path: str | Path, format: str = "auto", **options) -> list[Record]:
             f"is a folder; format {name!r} reads one file "
             f"(inspect the folder without --format to read every file in it)",
         )
+    accepted = set(inspect.signature(FORMATS[name].read).parameters) - {"path"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(f"reader {name!r} has no option(s) {unknown}; it accepts {sorted(accepted) or 'none'}")
     try:
         return FORMATS[name].read(path, **options)
     except UnicodeDecodeError as err:

@@ -41,8 +41,17 @@ def load_json(path: Path) -> Any:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a bad line is an error, not a skip."""
+    if path.is_dir():
+        raise FormatError(path, "-", "is a folder; give a JSON-lines file")
     with path.open(encoding="utf-8-sig") as handle:
-        for lineno, line in enumerate(handle, 1):
+        lines = enumerate(handle, 1)
+        while True:
+            try:
+                lineno, line = next(lines)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as err:
+                raise FormatError(path, "-", f"not UTF-8 text ({err.reason}); re-encode it as UTF-8") from None
             if not line.strip():
                 continue
             try:

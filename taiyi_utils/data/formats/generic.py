@@ -41,23 +41,31 @@ def _rows(path: Path, header: bool, delimiter: str | None) -> Iterator[tuple[int
         for lineno, row in iter_jsonl(path):
             yield lineno, row, list(row)
         return
+    csv.field_size_limit(10**9)  # an abstract or a clinical note may well be longer than csv's 128 KB default
     with path.open(encoding="utf-8-sig", newline="") as handle:
         delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
         reader = csv.reader(handle, delimiter=delimiter)
-        names = next(reader, []) if header else None
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if names is None:
-                yield reader.line_num, row, list(range(len(row)))
-            elif len(row) < len(names):
-                raise FormatError(
-                    path,
-                    reader.line_num,
-                    f"the row has {len(row)} columns, fewer than the header's {len(names)} ({names})",
-                )
-            else:
-                yield reader.line_num, dict(zip(names, row)), names
+        try:
+            yield from _csv_rows(reader, header, path)
+        except csv.Error as err:
+            raise FormatError(path, reader.line_num, f"not readable as CSV/TSV ({err})") from None
+
+
+def _csv_rows(reader, header: bool, path: Path) -> Iterator[tuple[int, dict | list, list]]:
+    names = next(reader, []) if header else None
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if names is None:
+            yield reader.line_num, row, list(range(len(row)))
+        elif len(row) < len(names):
+            raise FormatError(
+                path,
+                reader.line_num,
+                f"the row has {len(row)} columns, fewer than the header's {len(names)} ({names})",
+            )
+        else:
+            yield reader.line_num, dict(zip(names, row)), names
 
 
 def read(
@@ -93,7 +101,13 @@ def read(
         rid = str(get("id")) if "id" in columns else str(lineno)
         if task == "classification":
             label = get("label")
-            labels = tuple(x.strip() for x in label.split(label_sep) if x.strip()) if label_sep else (label.strip(),)
+            if isinstance(label, list):  # a JSON list of labels is already split
+                labels = tuple(str(x).strip() for x in label if str(x).strip())
+            else:
+                label = str(label)
+                labels = (
+                    tuple(x.strip() for x in label.split(label_sep) if x.strip()) if label_sep else (label.strip(),)
+                )
             records.append(Classification(rid, get("text"), labels, multi_label=bool(label_sep)))
         elif task == "qa":
             records.append(_qa(rid, get, columns, kind, path, lineno))

@@ -38,7 +38,10 @@ def read(path: Path) -> list[QA]:
         answer = field(item, "final_decision", path, where, str)
         if answer not in ANSWERS:
             raise FormatError(path, where, f"final_decision {answer!r} is not one of {ANSWERS}")
-        context = " ".join(field(item, "CONTEXTS", path, where, list))
+        contexts = field(item, "CONTEXTS", path, where, list)
+        if not all(isinstance(c, str) for c in contexts):
+            raise FormatError(path, where, "field 'CONTEXTS' should be a list of strings")
+        context = " ".join(contexts)
         records.append(
             QA(
                 id=pmid,
