@@ -419,6 +419,7 @@ def fit(run: Setup) -> dict:
         raise TrainingDiverged(f"after step {trainer.state.global_step}: weight {broken} is not finite; not saved")
     if config.init_adapter and config.init_mode == "merge":
         trainer.model.save_pretrained(out / "adapter_fresh")
+        follow_umask(out / "adapter_fresh")
         combine_adapters(config, [Path(config.init_adapter), out / "adapter_fresh"], out / "adapter")
     else:
         trainer.model.save_pretrained(out / "adapter")
@@ -543,6 +544,7 @@ def merge_adapter(config: TrainConfig, adapter: Path, target: Path) -> Path:
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     merged.save_pretrained(target, safe_serialization=True)
     models.load_tokenizer(config.base_model, config.trust_remote_code).save_pretrained(target)
+    follow_umask(target)
     return target
 
 
