@@ -27,6 +27,7 @@ smoke: $(VENV)/.installed  ## run all notebooks on the smoke profile (seconds)
 
 lint: $(VENV)/.installed  ## ruff: lint rules and formatting (configured in pyproject.toml)
 	$(VENV)/bin/ruff check taiyi_utils tests bench .ci
+	$(VENV)/bin/ruff check --select F notebooks  # the notebooks: pyflakes rules (names, imports)
 	$(VENV)/bin/ruff format --check taiyi_utils tests bench .ci
 
 test: lint  ## lint, then the whole test suite (CI runs exactly this)

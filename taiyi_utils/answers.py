@@ -240,14 +240,12 @@ def parse_labels(text: str, labels: set[str] | None = None) -> set[str]:
     An item after ``Result:`` that names no offered label is returned as written: a claim, scored as a
     wrong label. Without ``labels`` every item is returned as written (of every line, when no key is found).
     """
-    keyed = [kv[1] for line in text.splitlines() if (kv := key_value(line)) and label_key(kv[0]) in LABEL_KEYS]
+    payloads = [kv[1] for line in text.splitlines() if (kv := key_value(line)) and label_key(kv[0]) in LABEL_KEYS]
     offered = sorted((x for x in labels or () if label_key(x)), key=lambda x: -len(label_key(x)))
-    if not keyed:
-        if labels is not None:
-            return _named_labels(text, offered)
-        keyed = text.splitlines()
+    if not payloads and labels is not None:
+        return _named_labels(text, offered)  # prose: the labels it names
     found = set()
-    for item in (item.strip(" 。.") for payload in keyed for item in split_items(payload)):
+    for item in (item.strip(" 。.") for payload in payloads or text.splitlines() for item in split_items(payload)):
         found |= _named_labels(item, offered) or {item} - {""}
     return found
 
