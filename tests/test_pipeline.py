@@ -44,6 +44,7 @@ def test_each_stage_trains_to_its_pinned_losses(smoke_run, stage):
     assert len(probes) == 4 * len(labels) and {p["model"] for p in probes} == set(labels)
     logged = [r for r in read_jsonl(stage_dir / "log.jsonl") if "eval_loss" in r]
     assert logged, "eval loss on the held-out slice is logged"
+    assert all(r["eval_loss_by_source"] and r["eval_loss_by_family"] for r in logged)  # at each evaluation
 
 
 def test_stage_two_continues_from_stage_one(smoke_run):

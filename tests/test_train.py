@@ -402,3 +402,30 @@ def test_a_stage_whose_loss_turns_non_finite_fails_and_saves_nothing(tmp_path):
     out = tmp_path / "out"
     assert not (out / "adapter").exists() and not (out / "train_card.json").exists()
     assert latest_checkpoint(out / "checkpoints")[0] is None
+
+
+def test_merge_mode_trains_a_new_adapter_on_the_merged_base_and_saves_them_as_one(tmp_path):
+    """init_mode merge: stage 2 folds stage 1's adapter into the base and trains a new one; the saved adapter is
+    both side by side (rank r + r), so the plain base with it answers as the merged base with the new one."""
+    import torch
+    from peft import PeftModel
+
+    from taiyi_utils.train import fit
+
+    first = fit(setup(quick(tmp_path / "one", max_steps=2)))
+    earlier = tmp_path / "one" / "out" / "adapter"
+    card = fit(setup(quick(tmp_path / "two", max_steps=2, init_adapter=str(earlier), init_mode="merge")))
+    out = tmp_path / "two" / "out"
+    assert card["lineage"]["init_mode"] == "merge" and card["lineage"]["init_adapter_digest"]
+    combined = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert combined["r"] == 2 * first["config"]["lora_r"]
+    ids = torch.arange(1, 17).unsqueeze(0)
+    with torch.no_grad():
+        plain = PeftModel.from_pretrained(
+            models.load_base_model("tiny:llama", "none", precision="fp32"), str(out / "adapter")
+        )
+        merged = PeftModel.from_pretrained(
+            models.load_base_model("tiny:llama", "none", precision="fp32"), str(earlier)
+        ).merge_and_unload()
+        fresh = PeftModel.from_pretrained(merged, str(out / "adapter_fresh"))
+        assert torch.allclose(plain(input_ids=ids).logits, fresh(input_ids=ids).logits, atol=1e-4)
