@@ -35,7 +35,8 @@ def test_the_one_stage_variant_trains_on_the_two_stages_tokens_and_is_compared_w
     two_stages = {"two-stage": "stage2/adapter", "one-stage": "one_stage/adapter"}
     variant(smoke_run, tmp_path, "ablation", ["03", "04"], **{
         "03_stage2_sft": {"one_stage": True},
-        "04_eval": {"include_base": False, "adapters": two_stages, "comparisons": [["one-stage", "two-stage"]]},
+        "04_eval": {"include_base": False, "adapters": two_stages, "comparisons": [["one-stage", "two-stage"]],
+                    "records_per_model": {}},
     })  # fmt: skip
     run_dir = tmp_path / "outputs" / "ablation"
     cards = [json.loads((run_dir / d / "train_card.json").read_text()) for d in ("stage1", "stage2", "one_stage")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import nbformat
@@ -260,12 +261,15 @@ def test_a_hand_edited_upstream_file_invalidates_the_notebooks_that_read_it(tmp_
     notebook = runner.NOTEBOOK_DIR / "02_stage1_sft.ipynb"
     before = runner._inputs("02_stage1_sft", {"x": 1}, notebook, "code", manifest, runner._files(run_dir))
     entry = {"status": "completed", "inputs": before}
-    assert runner._changed(entry, before) == ""
-    (run_dir / "data" / "stage1.jsonl").write_text('{"a": 2, "edited": "by hand"}\n')
+    assert runner._changed(entry, before, {}) == ""
+    data = run_dir / "data" / "stage1.jsonl"
+    stat = data.stat()
+    data.write_text('{"a": 9}\n')  # other bytes, the same size and (set back) modification time
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     after = runner._inputs("02_stage1_sft", {"x": 1}, notebook, "code", manifest, runner._files(run_dir))
-    assert runner._changed(entry, after) == "changed: what earlier notebooks wrote"
+    assert runner._changed(entry, after, {}) == "changed: what earlier notebooks wrote"
     other = runner._inputs("02_stage1_sft", {"x": 2}, notebook, "code", manifest, runner._files(run_dir))
-    assert runner._changed({"status": "completed", "inputs": after}, other) == "changed: its parameters"
+    assert runner._changed({"status": "completed", "inputs": after}, other, {}) == "changed: its parameters"
 
 
 def test_a_notebook_run_by_hand_writes_under_the_repositorys_outputs(tmp_path):
