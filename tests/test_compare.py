@@ -127,3 +127,17 @@ def test_a_users_suites_join_the_table_the_average_and_the_comparison(tmp_path):
     )
     row = table.loc["average (2 suites; the paper averages 13)"]
     assert row["stage 2"] == 35.0 and row["Taiyi (paper) comparable"] == "1 of 2 yes"  # PubMedQA yes, MyQA not
+
+
+def test_the_ablation_table_sets_the_papers_numbers_beside_ours():
+    from taiyi_utils.viz.evaluation import ablation_table
+
+    rows = [{"suite": "PubMedQA", "a": "one-stage", "b": "two-stage", "n": 30, "diff": -0.367, "ci_low": -0.6,
+             "ci_high": -0.1}, {"suite": "PubMedQA", "a": "base", "b": "two-stage", "n": 30, "diff": 0.5,
+             "ci_low": 0.1, "ci_high": 0.9}]  # fmt: skip
+    table = ablation_table(rows)
+    assert table.loc["PubMedQA"].to_dict() == {
+        "paper one-stage": 61, "paper two-stage": 62, "paper difference": 1, "ours: difference (points)": -36.7,
+        "ours: 95% CI": "[-60.0, -10.0]", "ours: n": 30, "paper's row": "PubMedQA QA",
+    }  # fmt: skip
+    assert table.loc["CHEMDNER", "paper difference"] == 30 and table.loc["CHEMDNER", "ours: n"] == ""

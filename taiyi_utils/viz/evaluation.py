@@ -238,7 +238,8 @@ def ablation_table(rows: list[dict], suites: dict | None = None) -> pd.DataFrame
                 "paper's row": paper.get("row", ""),
             }
         )
-    return pd.DataFrame(table).set_index("suite").astype(object).fillna("")
+    frame = pd.DataFrame(table, dtype=object).set_index("suite")  # object: counts stay whole beside blanks
+    return frame.where(frame.notna(), "")
 
 
 def walk_through(scored: list[dict], model: str) -> pd.DataFrame:
