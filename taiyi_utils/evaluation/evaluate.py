@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import tasks
 from ..files import content_digest
-from ..settings import EvalConfig
+from ..settings import STAGE_LABELS, EvalConfig
 from .generate import generate
 from .metrics import bootstrap_ci, by_record, item_statistics, macro_f1, micro, suite_labels, wilson
 from .score import score_row
@@ -258,7 +258,7 @@ def first_records(suites: dict[str, list[dict]], records: int) -> dict[str, list
     return chosen
 
 
-STAGE_FOLDERS = {"stage 1": "stage1", "stage 2": "stage2", "one-stage": "one_stage"}  # label -> run subfolder
+STAGE_FOLDERS = dict(zip(STAGE_LABELS, ("stage1", "stage2", "one_stage")))  # label -> its run subfolder
 
 
 def stage_adapters(run_dir: str | Path) -> dict[str, str]:
