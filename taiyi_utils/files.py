@@ -67,7 +67,10 @@ def content_digest(path: str | Path, suffixes: tuple[str, ...] = ()) -> str:
     sha = hashlib.sha256()
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     for file in sorted(f for f in files if not suffixes or f.suffix in suffixes):
-        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0" + file.read_bytes())
+        sha.update(str(file.relative_to(path) if path.is_dir() else file.name).encode() + b"\0")
+        with file.open("rb") as handle:  # in blocks: optimizer states and merged models run to gigabytes
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
     return sha.hexdigest()[:16]
 
 

@@ -43,16 +43,6 @@ class TrainingDiverged(RuntimeError):
     """The loss or the weights stopped being finite numbers: the stage fails instead of saving them."""
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def _damage(checkpoint: Path, files: dict) -> str:
     """Which of a checkpoint's files are missing or differ from the content digest its marker recorded."""
     if not files:
@@ -60,7 +50,7 @@ def _damage(checkpoint: Path, files: dict) -> str:
     changed = [
         f
         for f, digest in files.items()
-        if not isinstance(digest, str) or not (checkpoint / f).is_file() or _sha256(checkpoint / f) != digest
+        if not isinstance(digest, str) or not (checkpoint / f).is_file() or content_digest(checkpoint / f) != digest
     ]
     return f"{', '.join(changed[:3])} missing or changed" if changed else ""
 
@@ -111,32 +101,31 @@ def latest_checkpoint(checkpoint_dir: Path, settings: dict | None = None) -> tup
 
 def loss_by_group(model, collator, eval_set, batch_size: int) -> dict[str, dict[str, float]]:
     """The held-out loss of each source dataset and task family (mean over their answer tokens), so a stage's
-    curves show which corpus it learns and which it forgets. Losses come from ``losses.answer_loss_sum``."""
+    curves show which corpus it learns and which it forgets. One pass: each (dataset, family) group is scored
+    once and summed both ways. Losses come from ``losses.answer_loss_sum``."""
     import torch
 
     from .losses import answer_loss_sum
 
     was_training, device = model.training, next(model.parameters()).device
     model.eval()
-    out = {}
+    sums = {key: {} for key in GROUPS.values()}
     try:
-        for column, key in GROUPS.items():
-            sums: dict[str, list[float]] = {}
-            for name in sorted(set(eval_set[column])):
-                rows = [r for r in eval_set if r[column] == name]
-                for start in range(0, len(rows), batch_size):
-                    batch = collator(
-                        [{k: r[k] for k in ("input_ids", "labels")} for r in rows[start : start + batch_size]]
-                    )
-                    with torch.no_grad():
-                        total, tokens = answer_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
-                    sums.setdefault(name, [0.0, 0])
-                    sums[name][0] += total
-                    sums[name][1] += tokens
-            out[key] = {name: round(total / max(tokens, 1), 4) for name, (total, tokens) in sums.items()}
+        for group in sorted({tuple(r[c] for c in GROUPS) for r in eval_set}):
+            rows = [r for r in eval_set if tuple(r[c] for c in GROUPS) == group]
+            for start in range(0, len(rows), batch_size):
+                batch = collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows[start : start + batch_size]])
+                with torch.no_grad():
+                    total, tokens = answer_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
+                for key, name in zip(GROUPS.values(), group):
+                    done = sums[key].setdefault(name, [0.0, 0])
+                    done[0] += total
+                    done[1] += tokens
     finally:
         model.train(was_training)
-    return out
+    return {
+        key: {name: round(t / max(n, 1), 4) for name, (t, n) in sorted(found.items())} for key, found in sums.items()
+    }
 
 
 def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, batch_size: int = 1):
@@ -157,7 +146,7 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
                 )
             checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             files = {
-                str(p.relative_to(checkpoint)): _sha256(p)
+                str(p.relative_to(checkpoint)): content_digest(p)
                 for p in checkpoint.rglob("*")
                 if p.is_file() and p.name != COMPLETE
             }
