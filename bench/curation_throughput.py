@@ -19,8 +19,8 @@ def main() -> int:
     from taiyi_utils.data import quality
     from taiyi_utils.data.instruct import build_pairs
     from taiyi_utils.data.sources import load_sources, read_split
+    from taiyi_utils.memory import peak_memory_gb
     from taiyi_utils.paths import SHARED_RAW
-    from taiyi_utils.train import peak_memory_gb
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, default=SHARED_RAW)

@@ -71,7 +71,8 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
     from taiyi_utils import model as models
-    from taiyi_utils.train import peak_memory_gb, setup
+    from taiyi_utils.memory import peak_memory_gb
+    from taiyi_utils.train import setup
 
     class StepClock(TrainerCallback):
         def __init__(self):
@@ -144,9 +145,7 @@ def trl_trainer(config, clock):
         }
         for r in read_jsonl(config.data)
     ]
-    base = models.load_base_model(
-        config.base_model, "nf4" if quantized else "none", precision=precision, for_training=True
-    )
+    base = models.load_base_model(config.base_model, "nf4" if quantized else "none", precision=precision)
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
     args = SFTConfig(
         output_dir=config.output_dir,

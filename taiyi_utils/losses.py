@@ -21,7 +21,8 @@ CHUNK = 1024  # tokens whose logits exist at once: 1024 x 152k x 4 bytes = 0.6 G
 def _chunk_loss(hidden, weight, labels):
     import torch.nn.functional as F
 
-    return F.cross_entropy((hidden @ weight.T).float(), labels, reduction="sum")
+    # accelerate returns the hidden states in fp32 outside autocast; the head runs in its weight's dtype
+    return F.cross_entropy((hidden.to(weight.dtype) @ weight.T).float(), labels, reduction="sum")
 
 
 def chunked_cross_entropy(hidden, weight, labels, num_items_in_batch=None, chunk: int = CHUNK):

@@ -233,19 +233,18 @@ def load_base_model(
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
     precision: str = "auto",
-    for_training: bool = False,
 ):
     """The base causal LM, NF4 + double-quantised (QLoRA) when ``use_4bit``, safetensors only.
 
-    Weights are held in the compute dtype, except when training on CPU: there they stay fp32 (the
-    adapter and its optimizer need fp32) and the Trainer's bf16 autocast does the bf16 compute.
+    The frozen weights are held in the compute dtype, for training too (on CPU as on GPU): bf16 weights halve
+    the model and spare autocast a bf16 copy of every weight at each forward. peft keeps the adapter and its
+    optimizer in fp32.
     """
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     dtype = compute_dtype(precision)
-    weights = torch.float32 if for_training and not torch.cuda.is_available() else dtype
-    kwargs = {"dtype": weights, "use_safetensors": True, "trust_remote_code": trust_remote_code}
+    kwargs = {"dtype": dtype, "use_safetensors": True, "trust_remote_code": trust_remote_code}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if use_4bit(quantization):

@@ -34,6 +34,7 @@ import papermill as pm
 
 from . import settings
 from .files import content_digest, load_yaml, read_json, write_json
+from .memory import ChildrenPeak
 from .paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -409,7 +410,7 @@ def _run(path: Path, params: dict, notebooks: dict, selected: list[str], run_dir
             log.info("%s: %s: %s\n  see the executed notebook: %s", stem, entry["status"], entry["error"],
                      entry["output_notebook"])  # fmt: skip
             break
-        log.info("%s: completed in %.1f s", stem, entry["seconds"])
+        log.info("%s: completed in %.1f s, kernel peak %.1f GB", stem, entry["seconds"], entry["peak_memory_gb"])
     return manifest
 
 
@@ -468,31 +469,33 @@ def _execute(
         return entry
     log.info("[%s] running -> %s", stem, output)
     start = time.monotonic()
-    try:
-        pm.execute_notebook(
-            str(notebook),
-            str(output),
-            cwd=str(REPO_ROOT),
-            progress_bar=True,
-            parameters={**params, "profile": profile, "run_dir": str(run_dir)},
-            kernel_manager_class=_kernel_manager(),
-        )
-        entry["status"] = "completed"
-    except pm.PapermillExecutionError as err:
-        entry.update(status="failed", error=str(err).strip().splitlines()[-1])
-    except KeyboardInterrupt:
-        entry.update(status="interrupted", error="interrupted by the user; run again to continue")
-    except Exception as err:  # the kernel died (out of memory?), or the disk filled while saving the notebook
-        reason = (
-            "the kernel died (killed, perhaps out of memory)"
-            if type(err).__name__ == "DeadKernelError"
-            else f"{type(err).__name__}: {err}"
-        )
-        entry.update(status="failed", error=reason)
+    with ChildrenPeak() as kernel:
+        try:
+            pm.execute_notebook(
+                str(notebook),
+                str(output),
+                cwd=str(REPO_ROOT),
+                progress_bar=True,
+                parameters={**params, "profile": profile, "run_dir": str(run_dir)},
+                kernel_manager_class=_kernel_manager(),
+            )
+            entry["status"] = "completed"
+        except pm.PapermillExecutionError as err:
+            entry.update(status="failed", error=str(err).strip().splitlines()[-1])
+        except KeyboardInterrupt:
+            entry.update(status="interrupted", error="interrupted by the user; run again to continue")
+        except Exception as err:  # the kernel died (out of memory?), or the disk filled while saving the notebook
+            reason = (
+                "the kernel died (killed, perhaps out of memory)"
+                if type(err).__name__ == "DeadKernelError"
+                else f"{type(err).__name__}: {err}"
+            )
+            entry.update(status="failed", error=reason)
     after = _files(run_dir)
     entry.update(
         finished=_now(),
         seconds=round(time.monotonic() - start, 1),
+        peak_memory_gb=round(kernel.gb, 2),  # the kernel's resident peak
         artifacts=sorted(f for f, t in after.items() if before.get(f) != t),
     )
     problem = _save(manifest_path, manifest)

@@ -14,13 +14,13 @@ import dataclasses
 import json
 import logging
 import os
-import resource
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .files import content_digest, follow_umask, load_yaml, read_jsonl, write_json
+from .memory import peak_memory_gb, release_freed_memory
 from .settings import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,14 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
             if budget > 0 and state.num_input_tokens_seen >= budget:
                 control.should_training_stop = True
 
-    return [FiniteLoss(), MarkComplete(), JsonlLog(), TokenBudget()]
+    class ReturnFreedMemory(TrainerCallback):
+        """On CPU, each step's freed activation pages go back to the system (``memory.release_freed_memory``)."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if args.device.type == "cpu":
+                release_freed_memory()
+
+    return [FiniteLoss(), MarkComplete(), JsonlLog(), TokenBudget(), ReturnFreedMemory()]
 
 
 def _finite(value) -> bool:
@@ -265,7 +272,6 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         "nf4" if quantized else "none",
         config.trust_remote_code,
         precision=precision,
-        for_training=True,
     )
     base.config.use_cache = False  # with a KV cache transformers drops the block mask padding-free batches need
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
@@ -368,15 +374,6 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
-
-
-def peak_memory_gb() -> float:
-    """Peak GPU memory allocated, or the process's peak resident memory on CPU (GiB)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def fit(run: Setup) -> dict:
