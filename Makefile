@@ -9,7 +9,7 @@ RUN_ID ?=
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 
-.PHONY: demo smoke test test-fast lint lock lab lab-check gpu-check clean-venv
+.PHONY: demo smoke course test test-fast lint lock lab lab-check gpu-check clean-venv
 
 $(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU
 
 smoke: $(VENV)/.installed  ## run all notebooks on the smoke profile (seconds)
 	$(OFFLINE) $(PY) -m taiyi_utils.run --profile smoke $(if $(RUN_ID),--run-id $(RUN_ID))
+
+course: $(VENV)/.installed  ## the run's executed notebooks as static HTML: make course RUN=outputs/<id> (after make demo)
+	test -n "$(RUN)" || { echo "usage: make course RUN=outputs/<run-id>"; exit 2; }
+	$(PY) -m taiyi_utils.course $(RUN)
 
 lint: $(VENV)/.installed  ## ruff: lint rules and formatting (configured in pyproject.toml)
 	$(VENV)/bin/ruff check taiyi_utils tests bench .ci
@@ -49,7 +53,7 @@ lock:  ## refresh .ci/cpu-constraints.txt: a fresh .venv from pyproject.toml alo
 lab: $(VENV)/.installed  ## JupyterLab on the notebooks; a notebook run by hand writes to outputs/lab/ (demo sizes)
 	$(OFFLINE) $(PY) -m jupyter lab notebooks
 
-lab-check: $(VENV)/.installed  ## screenshot a run's widgets in live JupyterLab: make lab-check RUN=outputs/<id>
+lab-check: $(VENV)/.installed  ## a run's widgets in live JupyterLab (browser steps, chat answers): make lab-check RUN=outputs/<id>
 	test -n "$(RUN)" || { echo "usage: make lab-check RUN=outputs/<run-id>"; exit 2; }
 	$(PY) -m pip install -q playwright
 	$(OFFLINE) $(PY) .ci/lab_widgets.py $(RUN) $(RUN)/lab_screenshots

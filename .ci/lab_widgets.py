@@ -4,12 +4,15 @@
 
 Builds a scratch notebook in the run folder that shows notebook 04's error browser and
 notebook 05's chat box, runs it in JupyterLab through headless chromium, steps the
-browser, sends a chat message, and saves screenshots; exits non-zero when a widget
-does not render.
+browser, sends a chat message, and saves screenshots. Exits non-zero, saying why, when a
+widget does not render, the browser's "next" does not change the example shown, or the
+chat gives no answer (waited for, however slow the machine). ``--answer-with TEXT``
+replaces the model by a stub that answers TEXT: how the check itself is tested.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -18,14 +21,13 @@ import time
 from pathlib import Path
 
 import nbformat
-from playwright.sync_api import sync_playwright
 
 LOG = Path("/tmp/lab_widgets.log")
 CELLS = [
     """from taiyi_utils.files import read_jsonl
 from taiyi_utils.viz.evaluation import error_browser
 error_browser(read_jsonl("eval/predictions.jsonl"))""",
-    """from taiyi_utils import model as models
+    """from taiyi_utils import model as models  # chat
 from taiyi_utils.evaluation.evaluate import stage_adapters
 from taiyi_utils.evaluation.chat_session import ChatSession
 from taiyi_utils.viz.chat_box import chat_box
@@ -35,6 +37,32 @@ adapters = stage_adapters(".")
 model = models.load_with_adapters(base, adapters)
 chat_box(ChatSession(model, models.load_tokenizer(base), max_new_tokens=32), ["base", *adapters])""",
 ]
+
+
+STUB_CHAT = """from taiyi_utils.evaluation.chat_session import ChatSession
+from taiyi_utils.viz.chat_box import chat_box
+class Stub(ChatSession):  # answers {answer!r} to everything
+    def ask(self, text, label="base"):
+        self.history.append({{"human": text, "assistant": {answer!r}, "model": label}})
+        return {answer!r}
+chat_box(Stub(None, None), ["base", "stage 2"])"""
+QUESTION = "What is sepsis?"
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+def chat_verdict(transcript: str, status: str) -> str:
+    """Why the chat check fails ('' when it passes): an error shown, no exchange, or an empty answer."""
+    if status.startswith("error:"):
+        return f"the chat box shows {status!r}"
+    lines = [line.strip() for line in transcript.splitlines() if line.strip()]
+    if f"you: {QUESTION}" not in lines:
+        return "the question never appeared in the transcript"
+    after = lines[lines.index(f"you: {QUESTION}") + 1 :]
+    answer = after[0].split(":", 1)[1].strip() if after and ":" in after[0] else ""
+    return "" if answer else "the model's answer is empty"
 
 
 def free_port() -> int:
@@ -52,9 +80,22 @@ def wait_for(port: int, seconds: int = 90) -> None:
     raise TimeoutError(f"JupyterLab did not start on port {port}; see {LOG}")
 
 
-def main(run_dir: Path, shots: Path) -> int:
+def poll(ready, seconds: float) -> bool:
+    """Whether ``ready()`` became true within ``seconds`` (checked twice a second)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        time.sleep(0.5)
+    return ready()
+
+
+def main(run_dir: Path, shots: Path, answer: str | None = None) -> int:
+    from playwright.sync_api import sync_playwright
+
     shots.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    cells = CELLS if answer is None else [CELLS[0], STUB_CHAT.format(answer=answer)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, run_dir / "widget_check.ipynb")
     port = free_port()
@@ -87,24 +128,40 @@ def main(run_dir: Path, shots: Path) -> int:
             page.click("text=Run", timeout=10_000)
             page.click("text=Run All Cells")
             page.wait_for_selector(".widget-dropdown", timeout=120_000)
-            page.wait_for_selector("textarea.widget-textarea, .widget-textarea textarea", timeout=300_000)
+            page.wait_for_selector("textarea.widget-textarea, .widget-textarea textarea", timeout=600_000)
             time.sleep(3)
             page.screenshot(path=str(shots / "1_rendered.png"), full_page=True)
+            example = page.locator(".widget-html-content").nth(0)
+            shown = example.inner_text()
             page.locator("button:has-text('next')").first.click()
-            time.sleep(2)
+            if not poll(lambda: example.inner_text() != shown, 30):
+                raise CheckFailed("the error browser's 'next' did not change the example shown")
             page.screenshot(path=str(shots / "2_next_example.png"), full_page=True)
-            page.locator(".widget-textarea textarea, textarea.widget-textarea").last.fill("What is sepsis?")
+            page.locator(".widget-textarea textarea, textarea.widget-textarea").last.fill(QUESTION)
             page.locator("button:has-text('Send')").click()
-            page.wait_for_selector("text=you: What is sepsis?", timeout=300_000)
-            time.sleep(1)
+            status, log = page.locator(".widget-label").last, page.locator(".widget-html-content").last
+            # the transcript shows the exchange once the answer is complete; an error shows in the status
+            poll(lambda: QUESTION in log.inner_text() or status.inner_text().startswith("error:"), 600)
+            transcript = log.inner_text()
             page.screenshot(path=str(shots / "3_chat.png"), full_page=True)
+            problem = chat_verdict(transcript, status.inner_text())
+            if problem:
+                raise CheckFailed(f"{problem}; see {shots / '3_chat.png'}")
             browser.close()
+    except CheckFailed as err:
+        print(f"lab-check failed: {err}", file=sys.stderr)
+        return 1
     finally:
         lab.terminate()
         (run_dir / "widget_check.ipynb").unlink(missing_ok=True)
-    print(f"screenshots in {shots}")
+    print(f"lab-check passed: the widgets render, the browser steps, the chat answered; screenshots in {shots}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("shots", type=Path)
+    parser.add_argument("--answer-with", help="a stub chat model that answers this text (tests the check)")
+    args = parser.parse_args()
+    sys.exit(main(args.run_dir.resolve(), args.shots.resolve(), args.answer_with))

@@ -6,9 +6,15 @@ turns into a red stderr box a user cannot act on.
 """
 
 import logging
+import os
 import sys
 
 __version__ = "0.1.0"
+
+# oneDNN (CPU matmuls) caches compiled kernels per shape, 1,024 by default; padding-free batches change shape at
+# every step, so the cache grew a demo stage by ~0.1 GB a step. 64 still holds every shape of one forward and
+# backward (no slower here). Read when the first kernel is made: set before any torch work, kept if set by the user.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 
 class _PlainFormatter(logging.Formatter):

@@ -142,7 +142,7 @@ class TrainConfig(ModelSettings):
     learning_rate: float = 2e-4
     lr_scheduler: str = "constant_with_warmup"
     warmup_ratio: float = 0.1
-    epochs: float = 3.0  # Taiyi: 5 in stage 1 (STAGE_DEFAULTS), 3 in stage 2
+    epochs: float = 3.0  # Taiyi: 5 in stage 1 (StageOneConfig), 3 in stage 2
     max_steps: int = -1  # > 0 overrides epochs
     token_budget: int = -1  # > 0: stop once this many tokens were trained on (the one-stage ablation's equal budget)
     batch_size: int = 12  # per device
@@ -226,27 +226,37 @@ class TrainConfig(ModelSettings):
 
 
 @dataclass(kw_only=True)
+class StageOneConfig(TrainConfig):
+    """Notebook 02: stage 1, which Taiyi trains for 5 epochs (stage 2: 3)."""
+
+    epochs: float = 5.0
+
+
+@dataclass(kw_only=True)
 class StageTwoConfig(TrainConfig):
     """Notebook 03: stage 2, and Taiyi's one-stage baseline beside it when asked (``train.one_stage_config``)."""
 
     one_stage: bool = False  # also train one adapter on both stages' pairs mixed, for the two stages' token total
 
 
-# Taiyi trains stage 1 for 5 epochs and stage 2 for 3: the one place a notebook's default differs from its owner's.
-STAGE_DEFAULTS = {"02_stage1_sft": {"epochs": 5.0}, "03_stage2_sft": {}}
-
-
 @dataclass(kw_only=True)
 class AnswerSettings(ModelSettings):
-    """Which engine answers prompts (notebooks 04 and 05)."""
+    """Which models answer prompts, on which engine (notebooks 04 and 05)."""
 
     backend: str = "transformers"  # continuous batching on transformers (CPU and GPU), or vllm (CUDA, extra vllm)
+    adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
+    include_base: bool = True  # also answer with the base model (adapters switched off)
 
     def __post_init__(self):
         super().__post_init__()
         _need(self.backend in ("transformers", "vllm"), self, "backend", "must be transformers or vllm")
         if self.backend == "vllm":
             _need(_vllm_usable(), self, "backend", "needs vLLM and a CUDA GPU: pip install -e '.[vllm]' on one")
+        _labels_ok(self, "adapters", self.adapters)
+
+    def labels(self, adapters: dict[str, str] | None = None) -> list[str]:
+        """The models that answer, in order: the base model (when included), then each adapter's label."""
+        return (["base"] if self.include_base else []) + list(self.adapters if adapters is None else adapters)
 
 
 def _vllm_usable() -> bool:
@@ -266,8 +276,6 @@ STAGE_LABELS = ("stage 1", "stage 2", "one-stage")  # a run's own adapters (eval
 class EvalConfig(AnswerSettings):
     """Notebook 04: which models answer which suites, how many records, how many rows decode together."""
 
-    adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
-    include_base: bool = True  # also score the base model (adapter switched off)
     suites: list[str] = field(default_factory=list)  # empty: every suite curated in notebook 01
     records_per_suite: int = -1  # -1: every curated record
     records_per_model: dict[str, int] = field(default_factory=dict)  # label -> fewer records for that model
@@ -312,9 +320,7 @@ class EvalConfig(AnswerSettings):
             "records_per_model",
             "must map model labels to record counts >= 1",
         )
-
-        _labels_ok(self, "adapters", self.adapters)
-        models = (["base"] if self.include_base else []) + (list(self.adapters) or list(STAGE_LABELS))
+        models = self.labels(self.adapters or dict.fromkeys(STAGE_LABELS))
         for name, named in (
             ("records_per_model", list(self.records_per_model)),
             ("comparisons", [x for pair in self.comparisons for x in pair]),
@@ -333,8 +339,6 @@ class CaseConfig(AnswerSettings):
     """Notebook 05: the case studies answered side by side, and the chat box."""
 
     data_root: str = ""  # empty: ../shared/data/raw, or the tiny built-in corpus
-    adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
-    include_base: bool = True
     cases: list[str] = field(default_factory=list)  # empty: every case in taiyi_utils/evaluation/cases.yaml
     items_per_case: int = 2
     max_turns: int = 3  # turns answered per multi-turn case
@@ -347,12 +351,11 @@ class CaseConfig(AnswerSettings):
         for name in ("items_per_case", "max_turns", "max_new_tokens", "batch_size"):
             _need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, self, name, "must be >= 1")
         _need(self.max_new_tokens <= MAX_NEW_TOKENS, self, "max_new_tokens", f"must be <= {MAX_NEW_TOKENS}")
-        _labels_ok(self, "adapters", self.adapters)
 
 
 OWNERS = {
     "01_curation": CurationConfig,
-    "02_stage1_sft": TrainConfig,
+    "02_stage1_sft": StageOneConfig,
     "03_stage2_sft": StageTwoConfig,
     "04_eval": EvalConfig,
     "05_case_studies": CaseConfig,
@@ -367,13 +370,11 @@ def from_namespace(cls, namespace: dict, **fixed):
 
 
 def defaults(stem: str) -> dict:
-    """Every setting of a notebook's owner with its default (stage defaults applied)."""
-    owner = OWNERS[stem]
-    values = {
+    """Every setting of a notebook's owner with its default."""
+    return {
         f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        for f in dataclasses.fields(owner)
+        for f in dataclasses.fields(OWNERS[stem])
     }
-    return {**values, **STAGE_DEFAULTS.get(stem, {})}
 
 
 def field_types(owner) -> dict[str, type | tuple]:

@@ -54,6 +54,8 @@ class Task:
     parse: Callable[[str, Item], object]
     score: Callable[[object, object, Item], tuple[Counts | bool, list[dict]]]
     follows_format: Callable[[list[str], Item], bool]  # over the answer's non-empty, stripped lines
+    structured: bool = False  # gold and predictions are sets of tuples (mentions, triples), not labels
+    confusion: bool = False  # one label or option per answer: a gold-vs-predicted heatmap reads well
 
 
 def norm(text: str) -> str:
@@ -204,6 +206,7 @@ TASKS: dict[str, Task] = {
             lambda text, item: answers.parse_ner(text, item.source, set(item.options) or None),
             _score_ner,
             lambda lines, item: _keyed_lines(lines, item, relation=False),
+            structured=True,
         ),
         Task(
             "re",
@@ -211,8 +214,9 @@ TASKS: dict[str, Task] = {
             lambda text, item: answers.parse_re(text, item.source, set(item.options) or None),
             _score_re,
             lambda lines, item: _keyed_lines(lines, item, relation=True),
+            structured=True,
         ),
-        Task("cls", "micro_f1", _parse_labels, _score_labels, _labels_format),
+        Task("cls", "micro_f1", _parse_labels, _score_labels, _labels_format, confusion=True),
         Task("multilabel", "micro_f1", _parse_labels, _score_labels, _labels_format),
         Task("norm", "micro_f1", _parse_labels, _score_labels, _labels_format),
         Task("textpair", "micro_f1", _parse_labels, _score_labels, _labels_format),
@@ -224,8 +228,9 @@ TASKS: dict[str, Task] = {
             lambda lines, item: (
                 all(line.startswith(answers.CDEE_TRIGGER) for line in lines) or lines == [answers.NONE["zh"]]
             ),
+            structured=True,
         ),
-        Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format),
+        Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format, confusion=True),
     )
 }
 
@@ -243,9 +248,10 @@ def item_of(row: dict) -> Item:
 
 def gold_structure(row: dict):
     """A row's gold in the shape the parser returns: sets of tuples, a set of labels, or a string."""
-    if row["task"] in ("ner", "re", "cdee"):
+    task = TASKS.get(row["task"])
+    if task and task.structured:
         return {tuple(g) for g in row["gold"]}
-    if row["task"] in TASKS and TASKS[row["task"]].metric == "micro_f1":
+    if task and task.metric == "micro_f1":
         return set(row["gold"])
     return row["gold"].strip()  # answers compare whitespace-trimmed, as parsers return them
 

@@ -108,6 +108,7 @@ def loss_by_group(model, collator, eval_set, batch_size: int) -> dict[str, dict[
     from .losses import answer_loss_sum
 
     was_training, device = model.training, next(model.parameters()).device
+    bf16 = model.get_input_embeddings().weight.dtype == torch.bfloat16  # as in training: bf16 autocast
     model.eval()
     sums = {key: {} for key in GROUPS.values()}
     try:
@@ -115,7 +116,7 @@ def loss_by_group(model, collator, eval_set, batch_size: int) -> dict[str, dict[
             rows = [r for r in eval_set if tuple(r[c] for c in GROUPS) == group]
             for start in range(0, len(rows), batch_size):
                 batch = collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows[start : start + batch_size]])
-                with torch.no_grad():
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     total, tokens = answer_loss_sum(model, {k: v.to(device) for k, v in batch.items()})
                 for key, name in zip(GROUPS.values(), group):
                     done = sums[key].setdefault(name, [0.0, 0])
@@ -166,15 +167,22 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
     class JsonlLog(TrainerCallback):
         """Every log line of the Trainer as JSON; on resume, lines past the checkpoint are dropped."""
 
+        evaluated: set[int] = set()  # steps with an eval line: a resumed stage re-evaluates its first step
+
         def on_train_begin(self, args, state, control, **kwargs):
             if state.is_world_process_zero and log_path.exists():
                 kept = [r for r in read_jsonl(log_path) if r["step"] <= state.global_step]
                 log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+                self.evaluated.update(r["step"] for r in kept if "eval_loss" in r)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not state.is_world_process_zero:
                 return
             logs = dict(logs or {})
+            if "eval_loss" in logs:
+                if state.global_step in self.evaluated:
+                    return
+                self.evaluated.add(state.global_step)
             if "eval_loss" in logs and eval_set is not None and kwargs.get("model") is not None:
                 logs.update(loss_by_group(kwargs["model"], collator, eval_set, batch_size))
                 state.log_history[-1].update(logs)  # live plots read the history
@@ -290,6 +298,12 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         model = get_peft_model(
             base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
         )
+    chunked = config.chunked_loss and os.environ.get("ACCELERATE_USE_FSDP", "").lower() != "true"
+    if chunked and hasattr(model.get_output_embeddings(), "lora_A"):
+        raise ValueError(
+            f"lora_target {config.lora_target!r} puts an adapter on the output head, but chunked_loss applies the "
+            "head's own weight, so that adapter would never train: set chunked_loss: false, or leave the head out"
+        )
     train_set, eval_set = _encode_mixture(config, tokenizer)
     if config.padding_free:
         collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
@@ -302,7 +316,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     args = TrainingArguments(
         output_dir=str(out / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size * config.grad_accumulation,  # no activations kept
         gradient_accumulation_steps=config.grad_accumulation,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler,
@@ -319,6 +333,7 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         save_total_limit=config.save_total_limit,
         eval_strategy="steps" if eval_set is not None else "no",
         eval_steps=config.eval_steps,
+        eval_on_start=eval_set is not None,  # the held-out curves start where the stage starts
         activation_checkpointing=checkpointing,
         optim=("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
         bf16=precision == "bf16",  # autocast; on CPU the weights stay fp32
@@ -332,7 +347,6 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
         use_cpu=not cuda,  # without this, CPU processes started by accelerate/torchrun do not form a DDP group
     )
-    chunked = config.chunked_loss and os.environ.get("ACCELERATE_USE_FSDP", "").lower() != "true"
     if config.chunked_loss and not chunked:
         log.info("chunked_loss is off under FSDP, which shards the head's weight outside forward")
     trainer = _trainer_class(chunked)(
@@ -341,7 +355,10 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         train_dataset=train_set.remove_columns(["length", *GROUPS]),
         eval_dataset=eval_set.remove_columns(["length", *GROUPS]) if eval_set is not None else None,
         data_collator=collator,
-        callbacks=[*_callbacks(out / "log.jsonl", settings, eval_set, collator, config.batch_size), *callbacks],
+        callbacks=[
+            *_callbacks(out / "log.jsonl", settings, eval_set, collator, args.per_device_eval_batch_size),
+            *callbacks,
+        ],
     )
     return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, precision, settings)
 
@@ -379,6 +396,7 @@ def _has(module: str) -> bool:
 def fit(run: Setup) -> dict:
     """Train (resuming per ``config.resume``), save the adapter and return the train card."""
     import torch
+    from peft.helpers import disable_input_dtype_casting
 
     config, trainer = run.config, run.trainer
     out = Path(config.output_dir)
@@ -396,7 +414,10 @@ def fit(run: Setup) -> dict:
     if checkpoint:
         log.info("resuming from %s", checkpoint)
     start = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    # peft casts each LoRA input up to the adapter's fp32; under bf16 autocast the matmul runs in bf16 anyway,
+    # so the cast only stores an fp32 copy per adapted layer for backward (~0.2 GB of a demo stage's peak)
+    with disable_input_dtype_casting(trainer.model, active=run.precision == "bf16"):
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.monotonic() - start
     if not trainer.is_world_process_zero():
         return {}
@@ -539,15 +560,21 @@ def train(config: TrainConfig, callbacks: tuple = ()) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .settings import OWNERS
+
     parser = argparse.ArgumentParser(prog="python -m taiyi_utils.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, help="YAML or JSON file with TrainConfig fields")
+    parser.add_argument("--config", required=True, help="YAML or JSON file with the stage's training settings")
+    parser.add_argument(
+        "--stage", required=True, choices=["1", "2"], help="whose defaults fill what the file leaves out (1: 5 epochs)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    owner = OWNERS["02_stage1_sft" if args.stage == "1" else "03_stage2_sft"]
     try:
         values = load_yaml(args.config)
         if not isinstance(values, dict):
             raise ValueError(f"expected a mapping of training settings, got {type(values).__name__}")
-        config = TrainConfig.from_dict(values)
+        config = owner.from_dict(values)
     except (OSError, ValueError, TypeError) as err:
         print(f"error: {args.config}: {err}", file=sys.stderr)
         return 2

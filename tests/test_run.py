@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -222,12 +223,14 @@ def test_atomic_writes_keep_the_users_usual_permissions(tmp_path):
 
 
 @pytest.mark.parametrize("stem", runner.PIPELINE)
-def test_parameters_cells_show_the_demo_sizes(stem):
+def test_parameters_cells_show_the_demo_sizes(stem, caplog):
     """ "Run All" by hand trains and evaluates at the demo's sizes (minutes), not Taiyi's full recipe: every
     value a parameters cell shows is what params/demo.yaml resolves to over settings.py."""
     from taiyi_utils import settings
 
-    specs = runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb"))
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        specs = runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb"))
+    assert not caplog.records, [r.getMessage() for r in caplog.records]  # e.g. "Unable to parse line 11 ..."
     cell = {name: runner._default(spec["default"]) for name, spec in specs.items()}
     assert cell["profile"] == "demo" and cell["run_dir"] == "outputs/lab"
     notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
@@ -282,3 +285,25 @@ def test_a_notebook_run_by_hand_writes_under_the_repositorys_outputs(tmp_path):
         cells = [c["source"] for c in json.loads((runner.NOTEBOOK_DIR / f"{stem}.ipynb").read_text())["cells"]]
         setup = next(c for c in cells if "from_namespace(" in "".join(c))
         assert "run_dir = run_folder(run_dir)" in "".join(setup), stem
+
+
+def test_paper_stage_one_resolves_to_five_epochs_by_the_runner_by_hand_and_by_the_train_command(tmp_path):
+    """Taiyi's stage 1 is 5 epochs: the runner, the notebook's own setup cell and ``taiyi_utils.train --stage 1``
+    all take it from StageOneConfig; stage 2 keeps 3."""
+    from taiyi_utils import settings, train
+
+    notebooks = {stem: runner.NOTEBOOK_DIR / f"{stem}.ipynb" for stem in ("02_stage1_sft", "03_stage2_sft")}
+    resolved = runner.resolve_params(*runner.load_profile("paper"), notebooks)
+    assert resolved["02_stage1_sft"]["epochs"] == 5.0 and resolved["03_stage2_sft"]["epochs"] == 3.0
+    by_hand = settings.from_namespace(settings.OWNERS["02_stage1_sft"], {"max_steps": -1})  # no epochs in the cell
+    assert by_hand.epochs == 5.0
+    seen = {}
+    config = tmp_path / "stage.yaml"
+    config.write_text("data: d.jsonl\noutput_dir: out\n")
+    original = train.train
+    try:
+        train.train = lambda c, callbacks=(): seen.setdefault("config", c) and {}
+        assert train.main(["--config", str(config), "--stage", "1"]) == 0
+    finally:
+        train.train = original
+    assert seen["config"].epochs == 5.0 and type(seen["config"]).__name__ == "StageOneConfig"

@@ -20,7 +20,7 @@ from taiyi_utils import chat
 from taiyi_utils import model as models
 from taiyi_utils.files import write_jsonl
 from taiyi_utils.settings import TrainConfig
-from taiyi_utils.train import COMPLETE, latest_checkpoint, setup
+from taiyi_utils.train import COMPLETE, fit, latest_checkpoint, setup
 
 TURNS = [{"human": "Hi", "assistant": "Hello!"}, {"human": "Name a drug", "assistant": "aspirin"}]
 
@@ -130,9 +130,9 @@ def write_config(tmp_path: Path, name: str, **overrides) -> Path:
 
 def train_cli(config: Path, *launcher: str) -> subprocess.Popen:
     cmd = (
-        [*launcher, "-m", "taiyi_utils.train", "--config", str(config)]
+        [*launcher, "-m", "taiyi_utils.train", "--config", str(config), "--stage", "2"]
         if launcher
-        else [sys.executable, "-m", "taiyi_utils.train", "--config", str(config)]
+        else [sys.executable, "-m", "taiyi_utils.train", "--config", str(config), "--stage", "2"]
     )
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -429,3 +429,14 @@ def test_merge_mode_trains_a_new_adapter_on_the_merged_base_and_saves_them_as_on
         ).merge_and_unload()
         fresh = PeftModel.from_pretrained(merged, str(out / "adapter_fresh"))
         assert torch.allclose(plain(input_ids=ids).logits, fresh(input_ids=ids).logits, atol=1e-4)
+
+
+def test_lora_on_the_output_head_is_refused_under_the_chunked_loss_and_trains_without_it(tmp_path):
+    """The chunked loss multiplies by the head's own weight, bypassing an adapter on it; TRL refuses the same."""
+    head_too = r".*(q_proj|lm_head)"
+    with pytest.raises(ValueError, match=r"lora_target.*output head.*chunked_loss: false"):
+        setup(quick(tmp_path, lora_target=head_too))
+    card = fit(setup(quick(tmp_path, lora_target=head_too, chunked_loss=False)))
+    saved = load_file(str(tmp_path / "out" / "adapter" / "adapter_model.safetensors"))
+    head = {k: v for k, v in saved.items() if "lm_head" in k and "lora_B" in k}
+    assert card["steps"] == 4 and head and all(v.abs().sum() > 0 for v in head.values())  # B starts at zero

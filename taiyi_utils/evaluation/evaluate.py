@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from .. import tasks
-from ..files import content_digest
+from ..files import content_digest, write_json, write_jsonl
 from ..settings import STAGE_LABELS, EvalConfig
 from .generate import generate
 from .metrics import bootstrap_ci, by_record, item_statistics, macro_f1, micro, suite_labels, wilson
@@ -283,7 +283,8 @@ def evaluate_models(
 ) -> tuple[list[dict], list[dict]]:
     """Base model (adapter switched off) and each of ``config.adapters`` on one loaded base; merged models
     load as a base. A model with fewer records (``config.records_per_model``) answers the first ones, under
-    the same answer limits as the others (taken from all of ``suites``)."""
+    the same answer limits as the others (taken from all of ``suites``). Writes ``metrics.json`` (one summary
+    per model and suite) and ``predictions.jsonl`` (every scored answer) in ``out_dir``."""
     from .. import model as models
 
     tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
@@ -295,7 +296,7 @@ def evaluate_models(
     )
     model = models.load_for_answering(config, config.adapters)
     summaries, rows = [], []
-    for label in (["base"] if config.include_base else []) + list(config.adapters):
+    for label in config.labels():
         identity = model_identity(config.base_model, config.adapters.get(label), model, config.chat_format)
         with models.acting_as(model, label):
             s, r = evaluate(
@@ -311,4 +312,6 @@ def evaluate_models(
             )
         summaries += s
         rows += r
+    write_json(Path(out_dir) / "metrics.json", summaries)
+    write_jsonl(Path(out_dir) / "predictions.jsonl", rows)
     return summaries, rows

@@ -29,7 +29,7 @@ def score_row(row: dict, output: str) -> dict:
     }
     if spec.metric == "accuracy":
         return {**result, "gold": row["gold"], "pred": pred, "correct": outcome}
-    structured = task in ("ner", "re", "cdee")
+    structured = spec.structured
     return {
         **result,
         "gold": sorted(map(list, row["gold"])) if structured else row["gold"],

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from .. import tasks
 from ..evaluation.compare import default_pairs
 from ..evaluation.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 from ..files import atomic_write_text
@@ -306,6 +307,12 @@ def error_table(scored: list[dict]) -> pd.DataFrame:
         .pivot_table(index=["suite", "category"], columns="model", values="count", fill_value=0)
         .astype(int)
     )
+
+
+def heatmap_suites(scored: list[dict], limit: int = 2) -> list[str]:
+    """The first ``limit`` suites whose task gives one label or option per answer (``Task.confusion``)."""
+    found = dict.fromkeys(r["suite"] for r in scored if tasks.get_task(r["task"]).confusion)
+    return list(found)[:limit]
 
 
 def confusion_heatmap(scored: list[dict], suite: str, model: str) -> go.Figure:

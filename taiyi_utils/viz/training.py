@@ -165,3 +165,20 @@ def lineage_table(cards: dict[str, dict]) -> pd.DataFrame:
             "first / last loss": f"{card.get('first_loss', 0):.2f} / {card.get('last_loss', 0):.2f}",
         }
     return pd.DataFrame(rows).T
+
+
+CARD_FIELDS = ("steps", "tokens_seen", "seconds", "tokens_per_second", "peak_memory_gb", "trainable_parameters",
+               "first_loss", "last_loss", "final_eval_loss", "resumed_from")  # fmt: skip
+
+
+def card_summary(card: dict) -> pd.Series:
+    """The train card's headline numbers: what the stage cost and where its losses went."""
+    return pd.Series({k: card.get(k) for k in CARD_FIELDS}, name="train card")
+
+
+def probe_table(rows: list[dict]) -> pd.DataFrame:
+    """Probe answers side by side: one row per probe (suite, expected answer), one column per model."""
+    table = pd.DataFrame(rows).pivot_table(
+        index=["suite", "prompt", "expected"], columns="model", values="output", aggfunc="first", sort=False
+    )
+    return table.reset_index().drop(columns="prompt")
