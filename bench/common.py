@@ -9,6 +9,18 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+SMOKE = {"on": False}  # set by parse(): a --smoke run prints its tables but does not add them to RESULTS.md
+
+
+def parse(parser, **smoke_sizes):
+    """The script's arguments; with ``--smoke`` the ``smoke_sizes`` replace them (a tiny model and sizes: the
+    whole path in seconds, run by the test suite so no bench can rot unnoticed)."""
+    parser.add_argument("--smoke", action="store_true", help="tiny model and sizes, seconds; not recorded")
+    args = parser.parse_args()
+    if args.smoke:
+        SMOKE["on"] = True
+        vars(args).update(smoke_sizes)
+    return args
 
 
 def device() -> str:
@@ -61,8 +73,9 @@ def report(title: str, rows: list[dict], notes: list[str] = ()) -> str:
         ]
     )
     print(text)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    if not SMOKE["on"]:
+        with RESULTS.open("a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
     return text
 
 

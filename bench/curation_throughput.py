@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from common import report  # bench/common.py (the script's folder is on sys.path)
+from common import parse, report  # bench/common.py (the script's folder is on sys.path)
 
 
 def main() -> int:
@@ -24,15 +25,26 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, default=SHARED_RAW)
-    args = parser.parse_args()
+    parser.add_argument("--sources", nargs="+", help="only these source keys (default: every registered one)")
+    args = parse(parser, sources=["ncbi_disease", "cmeee"])
+    if args.smoke:  # the tiny built-in corpus holds these two
+        from taiyi_utils.data.tiny import write_tiny_corpus
+
+        args.data_root = write_tiny_corpus(Path(tempfile.mkdtemp()))
     if not args.data_root.is_dir():
         raise SystemExit(f"{args.data_root} not found: this benchmark needs the shared corpora")
 
-    rows, pairs, seconds = [], [], {"read": 0.0, "instruct": 0.0}
+    rows, pairs, seconds, absent = [], [], {"read": 0.0, "instruct": 0.0}, []
     for key, source in load_sources().items():
+        if args.sources and key not in args.sources:
+            continue
         for split in source.files:
             start = time.perf_counter()
-            records = read_split(key, split, args.data_root)
+            try:
+                records = read_split(key, split, args.data_root)
+            except FileNotFoundError:
+                absent.append(f"{key}:{split}")
+                continue
             read_s = time.perf_counter() - start
             built = build_pairs(records, source)
             instruct_s = time.perf_counter() - start - read_s
@@ -73,6 +85,7 @@ def main() -> int:
             f"{seconds['dedup']:.1f}); {len(kept)} pairs kept of {len(pairs)} after exact + normalised dedup; "
             f"peak RSS {peak:.2f} GiB; target under 60 s.",
             "Token counting and the length filter are not included (they need the tokenizer: see notebook 01's card).",
+            f"Splits absent from {args.data_root}: {', '.join(absent) or 'none'}.",
         ],
     )
     return 0

@@ -21,16 +21,15 @@ import sys
 import tempfile
 import time
 
-from common import report  # bench/common.py (the script's folder is on sys.path)
+from common import parse, report  # bench/common.py (the script's folder is on sys.path)
 
 
-def eval_prompts(per_suite: int) -> list[dict]:
-    """The first ``per_suite`` curated prompts of every local suite, curated as notebook 01 does for the demo."""
+def eval_prompts(per_suite: int, model: str) -> list[dict]:
+    """The first ``per_suite`` curated prompts of every local suite, curated as notebook 01 does (``model``'s
+    tokenizer counts their tokens)."""
     from taiyi_utils.curation import curate, resolve_data_root
     from taiyi_utils.evaluation.suites import load_suites
-    from taiyi_utils.run import load_profile
 
-    demo = load_profile("demo")[1]["01_curation"]
     local = [name for name, suite in load_suites().items() if suite.source]  # hub-only suites need a download
     with tempfile.TemporaryDirectory() as tmp:
         done = curate(
@@ -39,7 +38,7 @@ def eval_prompts(per_suite: int) -> list[dict]:
             train_sources={},
             eval_suites=local,
             eval_samples=per_suite,
-            tokenizer=demo["tokenizer"],
+            base_model=model,
         )
     return [row for rows in done.eval.values() for row in rows[:per_suite]]
 
@@ -124,7 +123,7 @@ def main() -> int:
         help="cap on every task's token limit (default: the evaluation's own limits)",
     )
     parser.add_argument("--probe-tokens", type=int, default=64, help="answer length forced to time decode steps")
-    args = parser.parse_args()
+    args = parse(parser, model="tiny:llama", prompts_per_suite=1, batch_size=4, max_new_tokens=8, probe_tokens=4)
 
     import torch
 
@@ -133,7 +132,7 @@ def main() -> int:
     from taiyi_utils.evaluation.generate import generate
     from taiyi_utils.evaluation.score import score_row
 
-    rows = eval_prompts(args.prompts_per_suite)
+    rows = eval_prompts(args.prompts_per_suite, args.model)
     tokenizer, model = models.load_tokenizer(args.model), models.load_base_model(args.model)
     model.eval()
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import report  # bench/common.py (the script's folder is on sys.path)
+from common import parse, report  # bench/common.py (the script's folder is on sys.path)
 from train_throughput import bench_config, curated_mixture
 
 
@@ -62,7 +62,7 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=32)
-    args = parser.parse_args()
+    args = parse(parser, model="tiny:llama", steps=1, batch_size=2, max_length=64, prompts=2, new_tokens=4)
     torch.manual_seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

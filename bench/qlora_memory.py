@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import report  # bench/common.py (the script's folder is on sys.path)
+from common import parse, report  # bench/common.py (the script's folder is on sys.path)
 
 from taiyi_utils.losses import CHUNK
 from taiyi_utils.model import RANDOM
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=12)
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--rank", type=int, default=64)
-    args = parser.parse_args()
+    args = parse(parser, batch_size=1, max_length=64, rank=4)
     shape, tokens = RANDOM["random:qwen2-7b"], args.batch_size * args.max_length
     rows = []
     for model, vocab in (("random:qwen2-7b (embedded tokenizer)", 49152), ("Qwen2-7B", 152064)):

@@ -17,15 +17,17 @@ naive (time proportional to computed tokens) beside the measured one.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import peak_flops, report  # bench/common.py (the script's folder is on sys.path)
+from common import parse, peak_flops, report  # bench/common.py (the script's folder is on sys.path)
 
 from taiyi_utils.paths import REPO_ROOT
 
@@ -134,6 +136,7 @@ def trl_trainer(config, clock):
 
     from taiyi_utils import model as models
     from taiyi_utils.files import read_jsonl
+    from taiyi_utils.train import training_arguments
 
     cuda = torch.cuda.is_available()
     quantized = models.use_4bit(config.quantization)
@@ -148,25 +151,13 @@ def trl_trainer(config, clock):
     base = models.load_base_model(config.base_model, "nf4" if quantized else "none", precision=precision)
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
     args = SFTConfig(
+        **{**training_arguments(config, precision, checkpointing), "logging_steps": 1},
         output_dir=config.output_dir,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accumulation,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        max_steps=config.max_steps,
-        max_grad_norm=config.max_grad_norm,
-        logging_steps=1,
         save_strategy="no",
         max_length=None,  # the curated examples already fit max_length; TRL enforces it only when packing
         padding_free=True,
         completion_only_loss=True,
-        gradient_checkpointing=checkpointing,
-        optim=("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
-        bf16=precision == "bf16",
-        seed=config.seed,
         report_to="none",
-        use_cpu=not cuda,
     )
     trainer = SFTTrainer(
         model=base,
@@ -201,6 +192,46 @@ def _base_parameters(model: str) -> int:
         )
 
 
+def run_worker(path: str, model: str, data: Path, args) -> dict:
+    """One path measured in its own process (its own peak memory, no warm caches from another path)."""
+    cmd = [sys.executable, __file__, "--worker", path, "--model", model, "--data", str(data), "--steps",
+           str(args.steps), "--batch-size", str(args.batch_size), "--max-length", str(args.max_length)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    if done.returncode:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"{model} / {path} failed")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert math.isfinite(result["min_grad_norm"]) and result["min_grad_norm"] > 0, (
+        f"{model} / {path}: zero or non-finite gradient norm; LoRA is not training"
+    )
+    return result
+
+
+def _row(model: str, path: str, runs: list[dict], reference: list[dict], flops: float) -> dict:
+    """A path's median over its runs, and its speed against the reference path (the first) as the median of
+    the per-run ratios with their spread (runs pair up in order: A1/B1 ran back to back, as did B2/A2)."""
+    rate = [r["real_tokens"] / r["seconds"] for r in runs]
+    ratios = sorted(a / (b["real_tokens"] / b["seconds"]) for a, b in zip(rate, reference))
+    last = runs[-1]
+    predicted = (reference[0]["computed_tokens"] / reference[0]["real_tokens"]) / (
+        last["computed_tokens"] / last["real_tokens"]
+    )
+    return {
+        "model": model,
+        "path": path,
+        "runs": len(runs),
+        "4-bit": last["quantized"],
+        "trained tok/s (median)": statistics.median(rate),
+        "padding": 1 - last["real_tokens"] / last["computed_tokens"],
+        "peak GiB": max(r["peak_gib"] for r in runs),
+        "MFU %": 100 * 4 * last["parameters"] * statistics.median(rate) / flops,
+        "last loss": last["last_loss"],
+        "predicted x first": predicted,
+        "measured x first (median)": statistics.median(ratios),
+        "spread": f"{ratios[0]:.2f}-{ratios[-1]:.2f}",
+    }
+
+
 def curated_mixture(out: Path, max_length: int, records: int) -> Path:
     """The stage-2 mixture curated from the shared corpora with the demo's sources (Taiyi-like lengths)."""
     from taiyi_utils.curation import curate, resolve_data_root
@@ -227,63 +258,27 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--records", type=int, default=300, help="records read per source for the mixture")
     parser.add_argument("--paths", nargs="+", choices=PATHS, help="default: all (naive first: the reference)")
+    parser.add_argument("--rounds", type=int, default=1, help="each round runs the paths A B .. then .. B A")
     parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse(
+        parser, model=["tiny:llama"], steps=1, batch_size=2, max_length=128, records=5, paths=["naive", "workbench"]
+    )
     if args.worker:
         print(json.dumps(worker(args.worker, args.model[0], args.data, args.steps, args.batch_size, args.max_length)))
         return 0
-
+    paths = list(args.paths or [p for p in PATHS if p != "trl" or importlib.util.find_spec("trl")])
     flops, dtype = peak_flops()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = single_turn(curated_mixture(Path(tmp), args.max_length, args.records))
         for model in args.model or ["embedded:smollm2-135m", "tiny:llama"]:
-            results = {}
-            for path in args.paths or PATHS:
-                cmd = [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    path,
-                    "--model",
-                    model,
-                    "--data",
-                    str(data),
-                    "--steps",
-                    str(args.steps),
-                    "--batch-size",
-                    str(args.batch_size),
-                    "--max-length",
-                    str(args.max_length),
-                ]
-                done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
-                if done.returncode:
-                    sys.stderr.write(done.stderr[-3000:])
-                    raise SystemExit(f"{model} / {path} failed")
-                results[path] = json.loads(done.stdout.strip().splitlines()[-1])
-                assert math.isfinite(results[path]["min_grad_norm"]) and results[path]["min_grad_norm"] > 0, (
-                    f"{model} / {path}: zero or non-finite gradient norm; LoRA is not training"
-                )
-            naive = results.get("naive") or next(iter(results.values()))  # the reference row
-            for path, r in results.items():
-                tokens_per_s = r["real_tokens"] / r["seconds"]
-                rows.append(
-                    {
-                        "model": model,
-                        "path": path,
-                        "4-bit": r["quantized"],
-                        "trained tok/s": tokens_per_s,
-                        "padding": 1 - r["real_tokens"] / r["computed_tokens"],
-                        "peak GiB": r["peak_gib"],
-                        "MFU %": 100 * 4 * r["parameters"] * tokens_per_s / flops,
-                        "last loss": r["last_loss"],
-                        "min grad norm": r["min_grad_norm"],
-                        "predicted x naive": (naive["computed_tokens"] / naive["real_tokens"])
-                        / (r["computed_tokens"] / r["real_tokens"]),
-                        "measured x naive": tokens_per_s / (naive["real_tokens"] / naive["seconds"]),
-                    }
-                )
+            # A B .. then .. B A, each round: a change of load during the run cannot favour one path
+            runs = {path: [] for path in paths}
+            for sequence in [paths, paths[::-1]] * args.rounds:
+                for path in sequence:
+                    runs[path].append(run_worker(path, model, data, args))
+            rows += [_row(model, path, runs[path], runs[paths[0]], flops) for path in paths]
     report(
         "Training throughput (bench/train_throughput.py)",
         rows,
@@ -292,7 +287,8 @@ def main() -> int:
             f"{args.max_length}; the single-turn examples of the demo's stage-2 mixture ({args.records} records per source) from ../shared/data/raw, in the same order for every path; the same last loss shows they trained alike.",
             f"MFU counts 4·N FLOPs per trained token (LoRA: no weight gradients for the frozen base) over a measured "
             f"{dtype} matmul peak of {flops / 1e12:.2f} TFLOP/s.",
-            "predicted x naive assumes time proportional to computed (padded) tokens.",
+            "predicted x first assumes time proportional to computed (padded) tokens; measured x first is the median of "
+            "the per-run ratios to the first path, the spread their range (paths ran A B .. B A per round).",
         ],
     )
     return 0

@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 # backward (no slower here). Read when the first kernel is made: set before any torch work, kept if set by the user.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
+from . import memory  # noqa: E402,F401  (caps glibc's malloc arenas before torch starts its threads)
+
 
 class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:

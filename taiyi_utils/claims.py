@@ -124,14 +124,20 @@ def stage(run_dir: str | Path, number: int) -> list[Check]:
         )
     else:
         checks += _stage2_checks(run_dir, evals, rates)
-    checks.append(
+    cpu = card["device"] == "cpu"
+    checks += [
         Check(
-            "At the demo's sizes a stage trains in minutes on two CPU cores and its kernel stays under 3 GB.",
+            "At the demo's sizes a stage trains in minutes on two CPU cores.",
             f"{card['seconds'] / 60:.1f} minutes for {card['tokens_seen']:,} tokens on {card['device']} "
-            f"({card['precision']}); peak memory {card['peak_memory_gb']:.2f} GB",
+            f"({card['precision']})",
             "depends",
-        )
-    )
+        ),
+        Check(
+            "On CPU the stage's process stays under 3 GB (one example per forward, bf16 frozen weights).",
+            f"peak {card['peak_memory_gb']:.2f} GB" + ("" if cpu else " of GPU memory (the claim is about CPU)"),
+            _verdict(card["peak_memory_gb"] < 3) if cpu else "depends",
+        ),
+    ]
     return checks
 
 
@@ -151,18 +157,16 @@ def _stage2_checks(run_dir: Path, evals: list[dict], rates: dict) -> list[Check]
     if len(evals) >= 2 and "eval_loss_by_family" in evals[0]:
         start, end = evals[0]["eval_loss_by_family"], evals[-1]["eval_loss_by_family"]
         change = {f: end[f] - start[f] for f in start if f in end}
-        new = [f for f in change if f not in STAGE1_FAMILIES]
-        old = [f for f in change if f in STAGE1_FAMILIES]
-        mean = {
-            name: sum(change[f] for f in group) / len(group) for name, group in (("new", new), ("old", old)) if group
-        }
         checks.append(
             Check(
-                "The new families' held-out loss falls more than the replayed stage-1 families' (which mostly hold).",
+                "Every task family's held-out loss falls, the replayed stage-1 families' as well as the new ones': "
+                "the replay keeps stage 1's tasks from being forgotten.",
                 "change start -> end: "
-                + ", ".join(f"{f} {change[f]:+.3f}" for f in sorted(change, key=change.get))
-                + (f"; mean new {mean['new']:+.3f}, replayed {mean['old']:+.3f}" if len(mean) == 2 else ""),
-                _verdict(len(mean) == 2 and mean["new"] < mean["old"]),
+                + ", ".join(
+                    f"{f}{'' if f in STAGE1_FAMILIES else ' (new)'} {change[f]:+.3f}"
+                    for f in sorted(change, key=change.get)
+                ),
+                _verdict(bool(change) and all(v < 0 for v in change.values())),
             )
         )
     checks.append(
@@ -194,9 +198,11 @@ def evaluation(run_dir: str | Path) -> list[Check]:
             _verdict(len(chain) >= 2 and all(fmt[a] < fmt[b] for a, b in zip(chain, chain[1:]))),
         ),
         Check(
-            f"The structured suites (NER, relations, classification) score above zero for {best}.",
-            f"{sum(s['score'] > 0 for s in structured)} of {len(structured)} above zero",
-            _verdict(bool(structured) and all(s["score"] > 0 for s in structured)),
+            f"Most structured suites (NER, relations, classification) score above zero for {best}; those with long "
+            "answers over many types or labels may stay at zero at this scale.",
+            f"{sum(s['score'] > 0 for s in structured)} of {len(structured)} above zero; at zero: "
+            + (", ".join(s["suite"] for s in structured if s["score"] == 0) or "none"),
+            _verdict(sum(s["score"] > 0 for s in structured) > len(structured) / 2),
         ),
     ]
     for a, b in dict.fromkeys((r["a"], r["b"]) for r in comparison):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from . import tasks
 from .data import mix, quality
 from .data.instruct import build_pairs, inventory
 from .data.sources import get_source, load_sources, read_split, replaced_sources
@@ -62,9 +63,10 @@ def _sample(records: list, limit: int, seed: str) -> list:
 
 def _check_names(suite: str, task: str, source, records: list) -> None:
     """A suite whose type / relation names match none of its corpus' labels would score empty gold: refuse."""
-    names = {"ner": source.types, "re": source.relations}.get(task)
+    spec = tasks.TASKS.get(task)
+    names = getattr(source, spec.names_from[0]) if spec and spec.names_from else None
     if names and records:
-        found = inventory(records)["entities" if task == "ner" else "relations"]
+        found = inventory(records)[spec.names_from[1]]
         if found and not set(names) & set(found):
             raise ValueError(
                 f"suite {suite!r}: its {task} names {sorted(names)} match none of the corpus' {found[:10]}"

@@ -30,6 +30,8 @@ def _glibc():
 
 
 _LIBC = _glibc()
+if _LIBC is not None:  # at most two malloc arenas (the main thread and torch's workers): fewer heaps to fragment
+    _LIBC.mallopt(-8, 2)  # M_ARENA_MAX; must run before worker threads allocate, hence at import
 
 
 def release_freed_memory() -> None:

@@ -282,17 +282,6 @@ def load_with_adapters(
     return model
 
 
-def load_for_answering(config, adapters: dict[str, str]):
-    """The base model with every adapter, on ``config.backend`` (an ``AnswerSettings``): transformers or vLLM."""
-    if config.backend == "vllm":
-        from .evaluation.vllm_backend import VllmModel
-
-        return VllmModel(config.base_model, adapters, config.quantization, config.precision, config.trust_remote_code)
-    return load_with_adapters(
-        config.base_model, adapters, config.quantization, config.trust_remote_code, config.precision
-    )
-
-
 @contextmanager
 def acting_as(model, label: str):
     """Run ``model`` as one of its adapters, or as the bare base model for ``label == "base"``."""

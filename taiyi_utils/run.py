@@ -15,7 +15,6 @@ folder is locked while a runner uses it; a second runner on it refuses, naming t
 from __future__ import annotations
 
 import argparse
-import ast
 import fcntl
 import hashlib
 import json
@@ -32,10 +31,10 @@ from pathlib import Path
 
 import papermill as pm
 
-from . import settings
-from .files import content_digest, load_yaml, read_json, write_json
+from .files import content_digest, read_json, write_json
 from .memory import ChildrenPeak
 from .paths import REPO_ROOT
+from .profiles import NOTEBOOK_DIR, PIPELINE, ParameterError, load_profile, resolve_params
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +49,7 @@ class _CheckedParameters(logging.Filter):
 
 logging.getLogger("papermill").addFilter(_CheckedParameters())
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-PARAMS_DIR = REPO_ROOT / "params"
 OUTPUTS_DIR = REPO_ROOT / "outputs"
-PIPELINE = ("01_curation", "02_stage1_sft", "03_stage2_sft", "04_eval", "05_case_studies")
-INJECTED = ("profile", "run_dir")  # set by the runner, declared by every notebook
 PACKAGES = (
     "torch",
     "transformers",
@@ -66,36 +61,13 @@ PACKAGES = (
     "plotly",
     "taiyi-workbench",
 )
-PATH_PARAMS = ("data_root", "sources_files", "suites_files")  # relative paths in a profile: to the profile file
-_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list": list, "dict": dict}
 
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class ParameterError(ValueError):
-    """A profile names a parameter a notebook does not declare, or gives it the wrong type."""
-
-
 class RunError(RuntimeError):
     """The run folder cannot be used: locked by another runner, or not writable."""
-
-
-def load_profile(profile: str) -> tuple[Path, dict]:
-    path = Path(profile) if profile.endswith((".yaml", ".yml")) else PARAMS_DIR / f"{profile}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PARAMS_DIR.glob("*.yaml")))
-        raise FileNotFoundError(f"no profile {path}; known profiles: {known}")
-    try:
-        data = load_yaml(path) or {}
-    except ValueError as err:
-        raise ParameterError(str(err)) from None
-    if not isinstance(data, dict):
-        raise ParameterError(f"{path}: expected one mapping per notebook section")
-    for section, values in data.items():
-        if values is not None and not isinstance(values, dict):
-            raise ParameterError(f"{path}: {section}: expected a mapping of parameters, got {type(values).__name__}")
-    return path, {section: values or {} for section, values in data.items()}
 
 
 def check_run_id(run_id: str) -> str:
@@ -105,85 +77,6 @@ def check_run_id(run_id: str) -> str:
             f"run id {run_id!r} is not a plain name (letters, digits, '.', '_', '-'; starting with a letter or digit)"
         )
     return run_id
-
-
-def _default(source: str):
-    """A notebook default as a value (its source text when it is not a literal)."""
-    try:
-        return ast.literal_eval(source)
-    except (ValueError, SyntaxError):
-        return source
-
-
-def _declared_type(spec: dict, default) -> str:
-    """The annotation papermill found, else the type of the default literal (None: any)."""
-    if spec["inferred_type_name"] not in ("None", None):
-        return spec["inferred_type_name"]
-    return "None" if default is None else type(default).__name__
-
-
-def _type_ok(value, kinds) -> bool:
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if isinstance(value, bool) and bool not in kinds:
-        return False
-    return isinstance(value, kinds)
-
-
-def resolve_params(path: Path, profile: dict, notebooks: dict[str, Path]) -> dict[str, dict]:
-    """Every setting per existing notebook: its owner's defaults (taiyi_utils/settings.py), then ``common``,
-    then the notebook's section. Unknown sections or keys, ill-typed or out-of-range values raise, naming them."""
-    common = profile.get("common") or {}
-    unknown_sections = [s for s in profile if s != "common" and s not in PIPELINE]
-    if unknown_sections:
-        raise ParameterError(
-            f"{path}: unknown section(s) {unknown_sections}; sections are common, {', '.join(PIPELINE)}"
-        )
-    resolved, declared_anywhere = {}, set()
-    for stem, notebook in notebooks.items():
-        owner = settings.OWNERS[stem]
-        specs = pm.inspect_notebook(str(notebook))
-        cell = {name: _default(spec["default"]) for name, spec in specs.items() if name not in INJECTED}
-        types = {name: _TYPES.get(_declared_type(spec, cell.get(name)), ()) for name, spec in specs.items()}
-        types.update(settings.field_types(owner))
-        declared = set(types) - set(INJECTED)
-        declared_anywhere |= declared
-        owned = settings.defaults(stem)
-        params = {**owned, **{k: v for k, v in cell.items() if k not in owned}}
-        params.update({k: v for k, v in common.items() if k in declared})
-        for key, value in (profile.get(stem) or {}).items():
-            if key not in declared:
-                raise ParameterError(
-                    f"{path}: {stem}.{key}: unknown parameter; {stem} takes {', '.join(sorted(declared))}"
-                )
-            params[key] = value
-        for key, value in params.items():
-            if types.get(key) and not _type_ok(value, types[key]):
-                raise ParameterError(
-                    f"{path}: {stem}.{key}: expected {_type_name(types[key])}, got {type(value).__name__} {value!r}"
-                )
-        try:
-            settings.from_namespace(owner, params)
-        except settings.SettingError as err:
-            raise ParameterError(f"{path}: {stem}.{err}") from None
-        resolved[stem] = {k: _anchored(v, path) if k in PATH_PARAMS else v for k, v in params.items()}
-    stray = [k for k in common if k not in declared_anywhere]
-    if stray:
-        raise ParameterError(f"{path}: common.{stray[0]}: no notebook declares this parameter")
-    return resolved
-
-
-def _type_name(kinds) -> str:
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    return " or ".join(k.__name__ for k in kinds)
-
-
-def _anchored(value, profile: Path):
-    """A profile's relative path (or list of them) made absolute against the profile's folder."""
-    if isinstance(value, list):
-        return [_anchored(v, profile) for v in value]
-    if isinstance(value, str) and value and not Path(value).is_absolute():
-        return str((profile.parent / value).resolve())
-    return value
 
 
 def _git_revision() -> str:
@@ -198,17 +91,29 @@ def _git_revision() -> str:
 
 
 def _versions() -> dict[str, str]:
-    """Package versions, and the digest of the CPU constraints file the environment was installed from."""
+    """Package versions, and the digest of the constraints file this environment's kind installs from (the CPU
+    lock, or the GPU one where torch is a CUDA build)."""
     versions = {"python": platform.python_version()}
-    constraints = REPO_ROOT / ".ci" / "cpu-constraints.txt"
+    kind = "gpu" if _cuda_build() else "cpu"
+    constraints = REPO_ROOT / ".ci" / f"{kind}-constraints.txt"
     if constraints.is_file():
-        versions["cpu-constraints.txt sha256"] = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
+        versions[f"{constraints.name} sha256"] = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
     return versions
+
+
+def _cuda_build() -> bool:
+    """Whether the installed torch is a CUDA build, read from its version.py (importing torch costs seconds)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    version = Path(spec.origin).with_name("version.py") if spec and spec.origin else None
+    found = re.search(r"^cuda\b.*=\s*'([^']+)'", version.read_text(), re.M) if version and version.is_file() else None
+    return found is not None
 
 
 def _now() -> str:
@@ -404,7 +309,7 @@ def _run(path: Path, params: dict, notebooks: dict, selected: list[str], run_dir
             done[stem] = "skipped"
             continue
         log.info("%s: running (%s)", stem, reason)
-        entry = _execute(stem, notebooks[stem], params[stem], path.stem, run_dir, manifest, inputs, files)
+        entry = _execute(stem, notebooks[stem], str(path), run_dir, manifest, inputs, files)
         done[stem] = entry["status"]
         if entry["status"] != "completed":
             log.info("%s: %s: %s\n  see the executed notebook: %s", stem, entry["status"], entry["error"],
@@ -451,7 +356,7 @@ def _kernel_manager():
 
 
 def _execute(
-    stem: str, notebook: Path, params: dict, profile: str, run_dir: Path, manifest: dict, inputs: dict, before: dict
+    stem: str, notebook: Path, profile: str, run_dir: Path, manifest: dict, inputs: dict, before: dict
 ) -> dict:
     """Run one notebook with papermill; its entry ends completed, failed or interrupted, with the reason.
     ``before`` lists the run folder's files beforehand: what changed are the notebook's artifacts."""
@@ -476,7 +381,8 @@ def _execute(
                 str(output),
                 cwd=str(REPO_ROOT),
                 progress_bar=True,
-                parameters={**params, "profile": profile, "run_dir": str(run_dir)},
+                # the notebook resolves its settings from the profile itself (profiles.resolve), as by hand
+                parameters={"profile": profile, "run_dir": str(run_dir)},
                 kernel_manager_class=_kernel_manager(),
             )
             entry["status"] = "completed"

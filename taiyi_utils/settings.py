@@ -163,6 +163,7 @@ class TrainConfig(ModelSettings):
     max_examples: int = -1  # -1: the whole mixture
     resume: str = "auto"  # auto: the newest complete checkpoint made with these settings; never; or a path
     merge: bool = False  # also export the base model with the adapter merged in
+    probe_samples: int = 20  # evaluation prompts answered before and after the stage (notebooks 02 and 03)
     seed: int = 0
 
     def __post_init__(self):
@@ -184,6 +185,7 @@ class TrainConfig(ModelSettings):
             "save_steps",
             "eval_steps",
             "save_total_limit",
+            "probe_samples",
         ):
             _need(
                 isinstance(getattr(self, name), int) and getattr(self, name) >= 1, self, name, "must be an integer >= 1"

@@ -56,6 +56,12 @@ class Task:
     follows_format: Callable[[list[str], Item], bool]  # over the answer's non-empty, stripped lines
     structured: bool = False  # gold and predictions are sets of tuples (mentions, triples), not labels
     confusion: bool = False  # one label or option per answer: a gold-vs-predicted heatmap reads well
+    macro_over_options: bool = False  # macro-F1 is reported, averaged over the labels the prompts offered
+    # the score CLI (gold answer texts without curated rows): the options each prompt would have offered, read off
+    # the gold texts; None: the CLI does not take this task
+    gold_options: Callable[[list[str]], list[set[str]]] | None = None
+    rows_as: str = ""  # the task its evaluation rows carry, when another (multi-label prompts are curated as cls)
+    names_from: tuple[str, str] | None = None  # (source attribute listing its names, inventory key) for curation
 
 
 def norm(text: str) -> str:
@@ -158,6 +164,22 @@ def _score_qa(gold: str, pred: str, item: Item) -> tuple[bool, list[dict]]:
     ]
 
 
+# ------------------------------------------------------------------ options read off gold answer texts
+def _keys_offered(texts: list[str]) -> list[set[str]]:
+    return [{kv[0] for line in text.splitlines() if (kv := answers.key_value(line))} for text in texts]
+
+
+def _choices_offered(texts: list[str]) -> list[set[str]]:
+    return [
+        set(YESNO) if not answers.parse_choice(text) and answers.parse_yesno(text) else set("ABCDE") for text in texts
+    ]
+
+
+def _labels_offered(texts: list[str]) -> list[set[str]]:
+    label_set = set().union(*(answers.parse_labels(text) for text in texts))
+    return [label_set for _ in texts]
+
+
 # ------------------------------------------------------------------ parsers
 def _parse_qa(text: str, item: Item) -> str:
     if not item.options:
@@ -207,6 +229,8 @@ TASKS: dict[str, Task] = {
             _score_ner,
             lambda lines, item: _keyed_lines(lines, item, relation=False),
             structured=True,
+            gold_options=_keys_offered,
+            names_from=("types", "entities"),
         ),
         Task(
             "re",
@@ -215,10 +239,29 @@ TASKS: dict[str, Task] = {
             _score_re,
             lambda lines, item: _keyed_lines(lines, item, relation=True),
             structured=True,
+            gold_options=_keys_offered,
+            names_from=("relations", "relations"),
         ),
-        Task("cls", "micro_f1", _parse_labels, _score_labels, _labels_format, confusion=True),
-        Task("multilabel", "micro_f1", _parse_labels, _score_labels, _labels_format),
-        Task("norm", "micro_f1", _parse_labels, _score_labels, _labels_format),
+        Task(
+            "cls",
+            "micro_f1",
+            _parse_labels,
+            _score_labels,
+            _labels_format,
+            confusion=True,
+            macro_over_options=True,
+            gold_options=_labels_offered,
+        ),
+        Task(
+            "multilabel",
+            "micro_f1",
+            _parse_labels,
+            _score_labels,
+            _labels_format,
+            gold_options=_labels_offered,
+            rows_as="cls",
+        ),  # fmt: skip
+        Task("norm", "micro_f1", _parse_labels, _score_labels, _labels_format, macro_over_options=True),
         Task("textpair", "micro_f1", _parse_labels, _score_labels, _labels_format),
         Task(
             "cdee",
@@ -230,7 +273,7 @@ TASKS: dict[str, Task] = {
             ),
             structured=True,
         ),
-        Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format, confusion=True),
+        Task("qa", "accuracy", _parse_qa, _score_qa, _qa_format, confusion=True, gold_options=_choices_offered),
     )
 }
 

@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import content_digest, follow_umask, load_yaml, read_jsonl, write_json
+from .files import atomic_write_text, content_digest, follow_umask, load_yaml, read_jsonl, write_json
 from .memory import peak_memory_gb, release_freed_memory
 from .settings import TrainConfig
 
 log = logging.getLogger(__name__)
 COMPLETE = "COMPLETE"  # written into a checkpoint folder once every file of it is saved: its settings and files
-BOOKKEEPING = ("output_dir", "resume", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "merge")
+BOOKKEEPING = ("output_dir", "resume", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "merge",
+               "probe_samples")  # fmt: skip
 GROUPS = {"dataset": "eval_loss_by_source", "category": "eval_loss_by_family"}  # held-out loss per group, logged
 
 
@@ -172,7 +173,7 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
         def on_train_begin(self, args, state, control, **kwargs):
             if state.is_world_process_zero and log_path.exists():
                 kept = [r for r in read_jsonl(log_path) if r["step"] <= state.global_step]
-                log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+                atomic_write_text(log_path, "".join(json.dumps(r) + "\n" for r in kept))
                 self.evaluated.update(r["step"] for r in kept if "eval_loss" in r)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -198,11 +199,15 @@ def _callbacks(log_path: Path, settings: dict, eval_set=None, collator=None, bat
                 control.should_training_stop = True
 
     class ReturnFreedMemory(TrainerCallback):
-        """On CPU, each step's freed activation pages go back to the system (``memory.release_freed_memory``)."""
+        """On CPU, the pages each forward and backward freed go back to the system (``memory.release_freed_memory``)
+        after every accumulated example, every step and every evaluation, and once before training, after the
+        probes' generation: left in the heap they fragment, and the next step's peak lands on top of them."""
 
-        def on_step_end(self, args, state, control, **kwargs):
+        def _release(self, args, state, control, **kwargs):
             if args.device.type == "cpu":
                 release_freed_memory()
+
+        on_train_begin = on_substep_end = on_step_end = on_evaluate = _release
 
     return [FiniteLoss(), MarkComplete(), JsonlLog(), TokenBudget(), ReturnFreedMemory()]
 
@@ -314,18 +319,9 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
+        **training_arguments(config, precision, checkpointing),
         output_dir=str(out / "checkpoints"),
-        per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size * config.grad_accumulation,  # no activations kept
-        gradient_accumulation_steps=config.grad_accumulation,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        max_grad_norm=config.max_grad_norm,
-        weight_decay=config.weight_decay,
-        logging_steps=config.logging_steps,
         logging_first_step=True,
         logging_nan_inf_filter=False,  # a NaN loss must show (and stop the stage), not be averaged away
         save_strategy="steps",
@@ -334,10 +330,6 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         eval_strategy="steps" if eval_set is not None else "no",
         eval_steps=config.eval_steps,
         eval_on_start=eval_set is not None,  # the held-out curves start where the stage starts
-        activation_checkpointing=checkpointing,
-        optim=("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
-        bf16=precision == "bf16",  # autocast; on CPU the weights stay fp32
-        seed=config.seed,
         data_seed=config.seed,
         # every token of a padding-free batch is real; padded batches carry an attention mask to count by
         include_num_input_tokens_seen="all" if config.padding_free else "non_padding",
@@ -345,7 +337,6 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         report_to=["tensorboard"] if _has("tensorboard") else "none",
         remove_unused_columns=False,
         prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
-        use_cpu=not cuda,  # without this, CPU processes started by accelerate/torchrun do not form a DDP group
     )
     if config.chunked_loss and not chunked:
         log.info("chunked_loss is off under FSDP, which shards the head's weight outside forward")
@@ -361,6 +352,31 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         ],
     )
     return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, precision, settings)
+
+
+def training_arguments(config: TrainConfig, precision: str, checkpointing: bool) -> dict:
+    """The stage's optimisation settings as ``TrainingArguments`` keywords (TRL's ``SFTConfig`` takes them too):
+    the one place they are renamed, for the workbench's loop and the benches' peers alike."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "per_device_train_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.grad_accumulation,
+        "learning_rate": config.learning_rate,
+        "lr_scheduler_type": config.lr_scheduler,
+        "warmup_steps": config.warmup_ratio,  # a fraction below 1 is a ratio of the steps (transformers 5)
+        "num_train_epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "max_grad_norm": config.max_grad_norm,
+        "weight_decay": config.weight_decay,
+        "logging_steps": config.logging_steps,
+        "activation_checkpointing": checkpointing,
+        "optim": ("paged_adamw_32bit" if cuda else "adamw_torch") if config.optim == "auto" else config.optim,
+        "bf16": precision == "bf16",  # autocast
+        "seed": config.seed,
+        "use_cpu": not cuda,  # without it, CPU processes started by accelerate/torchrun form no DDP group
+    }
 
 
 def _trainer_class(chunked_loss: bool):
@@ -432,7 +448,7 @@ def fit(run: Setup) -> dict:
         trainer.model.save_pretrained(out / "adapter")
     run.tokenizer.save_pretrained(out / "adapter")
     follow_umask(out / "adapter")
-    (out / "training_args.json").write_text(trainer.args.to_json_string())
+    atomic_write_text(out / "training_args.json", trainer.args.to_json_string())
     history = trainer.state.log_history
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     tokens = int(trainer.state.num_input_tokens_seen)
@@ -560,23 +576,35 @@ def train(config: TrainConfig, callbacks: tuple = ()) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .profiles import ParameterError, resolve
     from .settings import OWNERS
 
     parser = argparse.ArgumentParser(prog="python -m taiyi_utils.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, help="YAML or JSON file with the stage's training settings")
-    parser.add_argument(
-        "--stage", required=True, choices=["1", "2"], help="whose defaults fill what the file leaves out (1: 5 epochs)"
-    )
+    parser.add_argument("--stage", required=True, choices=["1", "2"], help="which stage's settings and defaults")
+    parser.add_argument("--config", help="YAML or JSON file of training settings (over the profile, if given)")
+    parser.add_argument("--profile", help="resolve the stage's settings from this profile, as the runner does")
+    parser.add_argument("--run-dir", help="with --profile: the run folder (data/stageN.jsonl in, stageN/ out)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    owner = OWNERS["02_stage1_sft" if args.stage == "1" else "03_stage2_sft"]
+    stem = "02_stage1_sft" if args.stage == "1" else "03_stage2_sft"
     try:
-        values = load_yaml(args.config)
+        values = load_yaml(args.config) if args.config else {}
         if not isinstance(values, dict):
             raise ValueError(f"expected a mapping of training settings, got {type(values).__name__}")
-        config = owner.from_dict(values)
-    except (OSError, ValueError, TypeError) as err:
-        print(f"error: {args.config}: {err}", file=sys.stderr)
+        if args.profile:
+            if not args.run_dir:
+                raise ValueError("--profile needs --run-dir (where the stage's data is and its output goes)")
+            run_dir = Path(args.run_dir)
+            config = resolve(stem, args.profile, values, data=str(run_dir / "data" / f"stage{args.stage}.jsonl"),
+                             output_dir=str(run_dir / f"stage{args.stage}"))  # fmt: skip
+            if args.stage == "2" and not config.init_adapter:
+                config.init_adapter = str(run_dir / "stage1" / "adapter")
+        elif args.config:
+            config = OWNERS[stem].from_dict(values)
+        else:
+            raise ValueError("give --config FILE, or --profile NAME --run-dir DIR")
+    except (OSError, ValueError, TypeError, ParameterError) as err:
+        print(f"error: {args.config or args.profile}: {err}", file=sys.stderr)
         return 2
     card = train(config)
     if card:

@@ -72,7 +72,7 @@ def _stage_files(folder: Path, losses: list[float], evals: list[float], rates: d
 def test_stage_claims_say_when_the_run_disagrees(tmp_path):
     _stage_files(tmp_path / "stage1", [2.0, 1.8, 1.9, 2.4], [1.5, 1.6], {"base": 0.0, "stage 1": 0.0})
     checks = claims.stage(tmp_path, 1)
-    assert [c.verdict for c in checks] == ["disagrees", "disagrees", "disagrees", "depends"]
+    assert [c.verdict for c in checks] == ["disagrees", "disagrees", "disagrees", "depends", "agrees"]
     assert "2.00 -> 2.40 over 4 steps" in checks[0].measured and "1.500 -> 1.600" in checks[1].measured
     text = claims.report(checks)
     assert text.count("✗ this run disagrees:") == 3 and "~ depends on the machine and sizes:" in text
@@ -93,8 +93,10 @@ def test_stage_two_claims_compare_with_where_stage_one_ended(tmp_path):
     by_claim = {c.claim.split(":")[0]: c for c in claims.stage(tmp_path, 2)}
     starts = by_claim["Stage 2 starts above where stage 1 ended"]
     assert starts.verdict == "agrees" and "ended at 1.200" in starts.measured and "starts at 1.400" in starts.measured
-    families = next(c for c in by_claim.values() if c.claim.startswith("The new families"))
-    assert families.verdict == "agrees" and "QA -1.000" in families.measured and "NER +0.100" in families.measured
+    families = next(c for c in by_claim.values() if c.claim.startswith("Every task family"))
+    assert (
+        families.verdict == "disagrees" and "QA (new) -1.000" in families.measured and "NER +0.100" in families.measured
+    )
 
 
 @pytest.mark.slow

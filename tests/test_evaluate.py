@@ -284,3 +284,31 @@ def test_every_curated_suites_gold_scores_exactly_one_through_the_cli_with_the_c
         assert score_files(None, None, gold, source)["score"] == 1.0, suite  # against the curated gold structures
     relations = score_cli("re", None, tmp_path / "BC5CDR-RE.gold.jsonl", tmp_path / "data" / "eval" / "BC5CDR-RE.jsonl")
     assert (relations["score"], relations["n"], relations["tp"]) == (1.0, 500, 1065)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_run_command_answers_as_notebook_four_did_in_one_process_or_two(smoke_run, tmp_path, processes):
+    """``python -m taiyi_utils.evaluation run``, alone or under ``accelerate launch`` with two CPU processes
+    (gloo, each answering a shard of the prompts): the same predictions and scores as notebook 04 wrote."""
+    import shutil
+    from pathlib import Path
+
+    run_dir, _ = smoke_run
+    out = tmp_path / "eval"
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    launch = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+    command = [*(launch if processes == 2 else [sys.executable]), "-m", "taiyi_utils.evaluation", "run"]
+    done = subprocess.run([*command, "--run-dir", str(run_dir), "--out", str(out)], capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    key = lambda rows: {(r["model"], r["id"]): (r["output"], r.get("counts"), r.get("correct")) for r in rows}  # noqa: E731
+    assert key(read_jsonl(out / "predictions.jsonl")) == key(read_jsonl(run_dir / "eval" / "predictions.jsonl"))
+    ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (out, run_dir / "eval"))
+    assert [(m["model"], m["suite"], m["score"]) for m in ours] == [
+        (m["model"], m["suite"], m["score"]) for m in theirs
+    ]
+    assert not list((out / "cache").glob("*.part*"))  # the shards were joined
+    if processes == 2:
+        assert len(list((out / "cache").glob("*.jsonl"))) == 3  # base, stage 1, stage 2

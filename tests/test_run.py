@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -222,24 +223,6 @@ def test_atomic_writes_keep_the_users_usual_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644 and json.loads(path.read_text()) == {"a": 1}
 
 
-@pytest.mark.parametrize("stem", runner.PIPELINE)
-def test_parameters_cells_show_the_demo_sizes(stem, caplog):
-    """ "Run All" by hand trains and evaluates at the demo's sizes (minutes), not Taiyi's full recipe: every
-    value a parameters cell shows is what params/demo.yaml resolves to over settings.py."""
-    from taiyi_utils import settings
-
-    with caplog.at_level(logging.WARNING, logger="papermill"):
-        specs = runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb"))
-    assert not caplog.records, [r.getMessage() for r in caplog.records]  # e.g. "Unable to parse line 11 ..."
-    cell = {name: runner._default(spec["default"]) for name, spec in specs.items()}
-    assert cell["profile"] == "demo" and cell["run_dir"] == "outputs/lab"
-    notebooks = {p.stem: p for p in sorted(runner.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))}
-    demo = runner.resolve_params(*runner.load_profile("demo"), notebooks)[stem]
-    shown = {k: v for k, v in cell.items() if k not in runner.INJECTED and k not in runner.PATH_PARAMS}
-    assert {k: (v, demo[k]) for k, v in shown.items() if v != demo[k]} == {}
-    assert set(shown) - set(settings.defaults(stem)) <= {"probe_samples"}  # a notebook-only knob
-
-
 def test_every_owner_setting_can_be_set_from_a_profile(tmp_path):
     from taiyi_utils import settings
 
@@ -283,27 +266,45 @@ def test_a_notebook_run_by_hand_writes_under_the_repositorys_outputs(tmp_path):
     assert run_folder(tmp_path / "r") == tmp_path / "r"  # the runner's absolute run folders stay as they are
     for stem in runner.PIPELINE:
         cells = [c["source"] for c in json.loads((runner.NOTEBOOK_DIR / f"{stem}.ipynb").read_text())["cells"]]
-        setup = next(c for c in cells if "from_namespace(" in "".join(c))
+        setup = next(c for c in cells if "resolve(" in "".join(c))
         assert "run_dir = run_folder(run_dir)" in "".join(setup), stem
 
 
 def test_paper_stage_one_resolves_to_five_epochs_by_the_runner_by_hand_and_by_the_train_command(tmp_path):
-    """Taiyi's stage 1 is 5 epochs: the runner, the notebook's own setup cell and ``taiyi_utils.train --stage 1``
-    all take it from StageOneConfig; stage 2 keeps 3."""
-    from taiyi_utils import settings, train
+    """Taiyi's stage 1 is 5 epochs: the runner, the notebook's own setup cell (profiles.resolve, as run by hand)
+    and ``taiyi_utils.train --profile paper --stage 1`` resolve the same settings; stage 2 keeps 3."""
+    from taiyi_utils import profiles, train
 
     notebooks = {stem: runner.NOTEBOOK_DIR / f"{stem}.ipynb" for stem in ("02_stage1_sft", "03_stage2_sft")}
-    resolved = runner.resolve_params(*runner.load_profile("paper"), notebooks)
-    assert resolved["02_stage1_sft"]["epochs"] == 5.0 and resolved["03_stage2_sft"]["epochs"] == 3.0
-    by_hand = settings.from_namespace(settings.OWNERS["02_stage1_sft"], {"max_steps": -1})  # no epochs in the cell
-    assert by_hand.epochs == 5.0
+    by_runner = runner.resolve_params(*runner.load_profile("paper"), notebooks)
+    assert by_runner["02_stage1_sft"]["epochs"] == 5.0 and by_runner["03_stage2_sft"]["epochs"] == 3.0
+    by_hand = profiles.resolve("02_stage1_sft", "paper", {"profile": "paper", "run_dir": "outputs/lab"})
     seen = {}
-    config = tmp_path / "stage.yaml"
-    config.write_text("data: d.jsonl\noutput_dir: out\n")
     original = train.train
     try:
         train.train = lambda c, callbacks=(): seen.setdefault("config", c) and {}
-        assert train.main(["--config", str(config), "--stage", "1"]) == 0
+        assert train.main(["--profile", "paper", "--stage", "1", "--run-dir", str(tmp_path)]) == 0
     finally:
         train.train = original
-    assert seen["config"].epochs == 5.0 and type(seen["config"]).__name__ == "StageOneConfig"
+    by_command = seen["config"]
+    for config in (by_hand, by_command):
+        assert type(config).__name__ == "StageOneConfig" and config.epochs == 5.0
+        assert {k: v for k, v in dataclasses.asdict(config).items() if k not in ("data", "output_dir")} == {
+            k: v for k, v in by_runner["02_stage1_sft"].items() if k not in ("data", "output_dir")
+        }
+    assert by_command.data == str(tmp_path / "data" / "stage1.jsonl")
+    override = profiles.resolve("02_stage1_sft", "paper", {"learning_rate": 1e-4, "seed": 3})
+    assert (override.learning_rate, override.seed, override.epochs) == (1e-4, 3, 5.0)  # by hand wins
+
+
+@pytest.mark.parametrize("stem", runner.PIPELINE)
+def test_parameters_cells_declare_only_the_profile_and_the_run_folder(stem, caplog):
+    """One source for every value: a parameters cell names the profile and the run folder; the setup cell
+    resolves the rest from the profile (by hand as under the runner), so the demo's values live only in
+    params/demo.yaml over settings.py."""
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        specs = runner.pm.inspect_notebook(str(runner.NOTEBOOK_DIR / f"{stem}.ipynb"))
+    assert not caplog.records, [r.getMessage() for r in caplog.records]  # e.g. "Unable to parse line 11 ..."
+    assert {name: spec["default"] for name, spec in specs.items()} == {"profile": '"demo"', "run_dir": '"outputs/lab"'}
+    notebook = nbformat.read(runner.NOTEBOOK_DIR / f"{stem}.ipynb", as_version=4)
+    assert f'resolve("{stem}", profile, globals()' in "".join(c.source for c in notebook.cells)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from taiyi_utils import model as models
+from taiyi_utils.evaluation.engines import load_for_answering
 from taiyi_utils.evaluation.generate import generate
 from taiyi_utils.settings import EvalConfig
 
@@ -19,7 +20,7 @@ def test_vllm_answers_equal_transformers_greedy_answers():
     pytest.importorskip("vllm", reason="the vLLM backend needs the vllm extra (its own environment)")
     config = EvalConfig(base_model="tiny:qwen2", precision="fp32", quantization="none", backend="vllm")
     tokenizer = models.load_tokenizer(config.base_model)
-    engine = models.load_for_answering(config, {})
+    engine = load_for_answering(config, {})
     reference = models.load_base_model(config.base_model, "none", precision="fp32").to("cuda")
     with models.acting_as(engine, "base"):
         answers = generate(engine, tokenizer, PROMPTS, max_new_tokens=12)

@@ -1,4 +1,12 @@
-"""``python -m taiyi_utils.evaluation score ...`` scores answer files; ``... compare RUN_A RUN_B`` compares two runs.
+"""``python -m taiyi_utils.evaluation score ...`` scores answer files; ``... compare RUN_A RUN_B`` compares two runs;
+``... run --run-dir outputs/<id> --out DIR`` answers and scores a run's suites for its models, as notebook 04 does.
+
+``run``: the run's own notebook-04 settings (its manifest) and adapters; under ``accelerate launch --multi_gpu
+--num_processes N`` each process answers a shard of the prompts (on a CPU-only machine the same command forms a
+gloo group; accelerate's ``--cpu`` alone starts one process unless given an MPI hostfile) (data parallel: one model copy per device), then the first joins
+the answers and writes ``DIR/predictions.jsonl``, ``metrics.json`` and ``comparison.json``, identical to one
+process's. On vLLM (``backend: vllm``) run one process: vLLM spreads one model over GPUs itself
+(``tensor_parallel_size``), and several processes would each start their own engine.
 
 ``compare RUN_A RUN_B [--models LABEL ...] [--json]``: for each model the two run folders share (or each one
 named), B minus A per suite and on the average, paired on the records both answered, with 95% intervals
@@ -29,13 +37,13 @@ import json
 import sys
 from pathlib import Path
 
-from .. import answers, tasks
+from .. import tasks
 from ..data.formats import FormatError, field, iter_jsonl
 from .compare import compare_runs
 from .evaluate import suite_metric, summarize
 from .score import score_row
 
-TASKS = ("ner", "re", "cls", "multilabel", "qa")
+TASKS = [name for name, task in tasks.TASKS.items() if task.gold_options]  # what the score CLI takes
 
 
 def read_answers(path: Path, key: str = "id", text: str | None = "text") -> dict[str, dict]:
@@ -60,25 +68,16 @@ def is_curated(path: Path) -> bool:
     return False
 
 
-def _gold_options(task: str, gold_texts: list[str]) -> list[set[str]]:
-    """The options a prompt would have offered, read off the gold answers (see the module docstring)."""
-    if task in ("ner", "re"):
-        return [{kv[0] for line in text.splitlines() if (kv := answers.key_value(line))} for text in gold_texts]
-    if task == "qa":
-        return [
-            set(tasks.YESNO) if not answers.parse_choice(text) and answers.parse_yesno(text) else set("ABCDE")
-            for text in gold_texts
-        ]
-    label_set = set().union(*(answers.parse_labels(text) for text in gold_texts))
-    return [label_set for _ in gold_texts]
+def _rows_task(task: str) -> str:
+    return tasks.get_task(task).rows_as or task
 
 
 def _answer_rows(task: str, gold: dict[str, dict], sources: dict[str, dict]) -> list[dict]:
     """Evaluation rows built from gold answer texts, with the options and input texts of ``sources``."""
     ids = list(gold)
     rows = []
-    row_task = "cls" if task == "multilabel" else task
-    for key, options in zip(ids, _gold_options(task, [gold[i]["text"] for i in ids])):
+    row_task = _rows_task(task)
+    for key, options in zip(ids, tasks.get_task(task).gold_options([gold[i]["text"] for i in ids])):
         source = sources.get(key, {})
         if not isinstance(source.get("options", []), list):
             raise FormatError(Path("--source"), key, f"options should be a list, got {source['options']!r}")
@@ -104,7 +103,7 @@ def _curated_rows(path: Path, task: str | None, gold: dict[str, dict] | None) ->
     """The curated rows of ``path`` as notebook 04 scores them; gold answer texts, if given, replace their gold."""
     rows = list(read_answers(path, key="conversation_id", text=None).values())
     found = sorted({r["task"] for r in rows})
-    if task is not None and found != ["cls" if task == "multilabel" else task]:
+    if task is not None and found != [_rows_task(task)]:
         raise FormatError(path, "task", f"holds {'/'.join(found)} items, not {task}")
     if gold is None:
         return rows
@@ -156,8 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     pair.add_argument("run_b")
     pair.add_argument("--models", nargs="+", help="model labels to compare (default: every one both runs answered)")
     pair.add_argument("--json", action="store_true", help="the rows as one JSON list")
+    again = sub.add_parser(
+        "run", help="answer and score a run's suites for its models (data parallel under accelerate)"
+    )
+    again.add_argument("--run-dir", required=True, help="a run folder whose notebooks 01-03 ran (outputs/<id>)")
+    again.add_argument("--out", required=True, help="folder for predictions.jsonl, metrics.json, comparison.json")
     args = parser.parse_args(argv)
     try:
+        if args.command == "run":
+            return run_evaluation(Path(args.run_dir), Path(args.out))
         if args.command == "compare":
             rows = compare_runs(args.run_a, args.run_b, args.models)
             print(json.dumps(rows, ensure_ascii=False) if args.json else comparison_text(rows))
@@ -172,6 +178,46 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=None if args.json else 2, ensure_ascii=False))
+    return 0
+
+
+def run_evaluation(run_dir: Path, out: Path) -> int:
+    """Notebook 04's evaluation of ``run_dir`` from the command line, sharded over the processes accelerate
+    started (one process without it)."""
+    import torch
+    from accelerate import PartialState
+
+    from ..files import read_json, write_json
+    from ..settings import EvalConfig, from_namespace
+    from .compare import compare
+    from .evaluate import answer_shard, evaluate_models, load_engine, load_eval_rows, merge_shards, run_adapters
+    from .suites import run_suites
+
+    manifest = read_json(run_dir / "manifest.json", None)
+    if manifest is None or "04_eval" not in manifest.get("params", {}):
+        raise FileNotFoundError(f"{run_dir}: no manifest with notebook 04's settings; run the pipeline first")
+    config = from_namespace(EvalConfig, manifest["params"]["04_eval"])
+    config.adapters = run_adapters(config.adapters, run_dir)
+    rows = load_eval_rows(run_dir / "data" / "eval", config.suites or None, config.records_per_suite)
+    state = PartialState(cpu=not torch.cuda.is_available())  # several CPU processes: a gloo group
+    model, tokenizer = load_engine(config)
+    if config.backend != "vllm" and not getattr(model, "is_loaded_in_4bit", False):
+        model.to(state.device)
+    if state.num_processes > 1:
+        if config.backend == "vllm":
+            raise ValueError("backend vllm: run one process; vLLM spreads the model over GPUs itself")
+        answer_shard(config, rows, out, state.process_index, state.num_processes, (model, tokenizer))
+        state.wait_for_everyone()
+        if state.is_main_process:
+            merge_shards(out)
+    if state.is_main_process:
+        summaries, scored = evaluate_models(config, rows, out, (model, tokenizer))
+        metrics = {s["suite"]: s["metric"] for s in summaries}
+        write_json(
+            out / "comparison.json", compare(scored, metrics, config.comparisons or None, suites=run_suites(run_dir))
+        )
+        print(f"wrote {out / 'predictions.jsonl'}, metrics.json and comparison.json ({len(scored)} answers)")
+    state.wait_for_everyone()
     return 0
 
 

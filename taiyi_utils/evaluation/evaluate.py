@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import tasks
 from ..files import content_digest, write_json, write_jsonl
 from ..settings import STAGE_LABELS, EvalConfig
+from .engines import load_for_answering
 from .generate import generate
 from .metrics import bootstrap_ci, by_record, item_statistics, macro_f1, micro, suite_labels, wilson
 from .score import score_row
@@ -215,7 +216,7 @@ def evaluate(
     ``identity`` (``model_identity``) names the answer cache, so answers of another model are never reused.
     """
     rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
-    cache = Path(out_dir) / "cache" / f"{label.replace(' ', '_')}-{identity}.jsonl"
+    cache = _cache_path(out_dir, label, identity)
     outputs = predict(
         model, tokenizer, rows, cache, chat_format=chat_format, batch_size=batch_size, label=label, limits=limits
     )
@@ -279,22 +280,17 @@ def run_adapters(adapters: dict[str, str], run_dir: str | Path) -> dict[str, str
 
 
 def evaluate_models(
-    config: EvalConfig, suites: dict[str, list[dict]], out_dir: str | Path
+    config: EvalConfig, suites: dict[str, list[dict]], out_dir: str | Path, engine: tuple | None = None
 ) -> tuple[list[dict], list[dict]]:
     """Base model (adapter switched off) and each of ``config.adapters`` on one loaded base; merged models
     load as a base. A model with fewer records (``config.records_per_model``) answers the first ones, under
     the same answer limits as the others (taken from all of ``suites``). Writes ``metrics.json`` (one summary
-    per model and suite) and ``predictions.jsonl`` (every scored answer) in ``out_dir``."""
+    per model and suite) and ``predictions.jsonl`` (every scored answer) in ``out_dir``. ``engine``: an
+    already loaded (model, tokenizer)."""
     from .. import model as models
 
-    tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
-    limits = answer_limits(
-        [{**r, "suite": suite} for suite, items in suites.items() for r in items],
-        tokenizer,
-        config.max_new_tokens,
-        config.max_new_tokens_by_suite,
-    )
-    model = models.load_for_answering(config, config.adapters)
+    model, tokenizer = engine or load_engine(config)
+    limits = suite_limits(config, suites, tokenizer)
     summaries, rows = [], []
     for label in config.labels():
         identity = model_identity(config.base_model, config.adapters.get(label), model, config.chat_format)
@@ -315,3 +311,52 @@ def evaluate_models(
     write_json(Path(out_dir) / "metrics.json", summaries)
     write_jsonl(Path(out_dir) / "predictions.jsonl", rows)
     return summaries, rows
+
+
+def load_engine(config: EvalConfig) -> tuple:
+    """(model with every adapter on ``config.backend``, tokenizer)."""
+    from .. import model as models
+
+    return load_for_answering(config, config.adapters), models.load_tokenizer(
+        config.base_model, config.trust_remote_code
+    )
+
+
+def suite_limits(config: EvalConfig, suites: dict[str, list[dict]], tokenizer) -> dict[str, int]:
+    """Each suite's answer limit from its whole slice (the same for every model and every shard)."""
+    rows = [{**r, "suite": suite} for suite, items in suites.items() for r in items]
+    return answer_limits(rows, tokenizer, config.max_new_tokens, config.max_new_tokens_by_suite)
+
+
+def answer_shard(config: EvalConfig, suites: dict[str, list[dict]], out_dir: str | Path, rank: int, world: int,
+                 engine: tuple) -> None:  # fmt: skip
+    """Data parallelism: this process answers every ``world``-th prompt (from ``rank``) of each model into its
+    own part of the answer cache; ``merge_shards`` then joins the parts and ``evaluate_models`` scores from the
+    cache alone, so the result equals one process's."""
+    from .. import model as models
+
+    model, tokenizer = engine
+    limits = suite_limits(config, suites, tokenizer)
+    for label in config.labels():
+        identity = model_identity(config.base_model, config.adapters.get(label), model, config.chat_format)
+        chosen = first_records(suites, config.records_for(label))
+        rows = [{**r, "suite": suite} for suite, items in chosen.items() for r in items]
+        part = _cache_path(out_dir, label, identity).with_suffix(f".part{rank}")
+        with models.acting_as(model, label):
+            predict(model, tokenizer, rows[rank::world], part, chat_format=config.chat_format,
+                    batch_size=config.batch_size, label=f"{label} [{rank + 1}/{world}]", limits=limits)  # fmt: skip
+
+
+def merge_shards(out_dir: str | Path) -> int:
+    """Append every cache part (``answer_shard``) to its model's cache file and remove it; returns the parts."""
+    parts = sorted((Path(out_dir) / "cache").glob("*.part*"))
+    for part in parts:
+        target = part.with_suffix(".jsonl")
+        with target.open("a", encoding="utf-8") as handle:
+            handle.write(part.read_text(encoding="utf-8"))
+        part.unlink()
+    return len(parts)
+
+
+def _cache_path(out_dir: str | Path, label: str, identity: str) -> Path:
+    return Path(out_dir) / "cache" / f"{label.replace(' ', '_')}-{identity}.jsonl"

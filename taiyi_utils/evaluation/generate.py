@@ -17,6 +17,7 @@ from collections.abc import Callable
 from tqdm.auto import tqdm
 
 from ..chat import render_prompt
+from ..memory import release_freed_memory
 
 
 def generate(
@@ -56,18 +57,23 @@ def generate(
         return answers
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="prompt") as bar:
+    try:
+        with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="prompt") as bar:
 
-        def finish(done: dict[int, list[int]]) -> None:
-            for i, ids in done.items():
-                answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
-            if on_batch is not None and done:
-                on_batch(list(done), [answers[i] for i in done], [len(ids) for ids in done.values()])
-            bar.update(len(done))
+            def finish(done: dict[int, list[int]]) -> None:
+                for i, ids in done.items():
+                    answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+                if on_batch is not None and done:
+                    on_batch(list(done), [answers[i] for i in done], [len(ids) for ids in done.values()])
+                bar.update(len(done))
 
-        _Decoder(model, tokenizer.eos_token_id, prompt_ids, limits, batch_size, max_batch_tokens).run(finish)
-    model.train(was_training)
+            _Decoder(model, tokenizer.eos_token_id, prompt_ids, limits, batch_size, max_batch_tokens).run(finish)
+    finally:  # an interrupted probe must not leave a model that is training in eval mode (no dropout)
+        model.train(was_training)
     return answers
+
+
+RELEASE_EVERY = 16  # decode steps between handing freed heap pages back (CPU)
 
 
 class _Decoder:
@@ -105,8 +111,12 @@ class _Decoder:
         return [r for r, i in enumerate(self.rows) if i is not None]
 
     def run(self, finish: Callable[[dict[int, list[int]]], None]) -> None:
+        steps = 0
         while self.queue or self.live:
             finish(self._admit())
+            steps += 1
+            if steps % RELEASE_EVERY == 0 and self.mask.device.type == "cpu":
+                release_freed_memory()  # each step's cache grows by a copy: freed copies fragment the heap
             if self.live:
                 self.mask = self.torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
                 logits = self._forward(

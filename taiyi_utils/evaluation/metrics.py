@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from .. import tasks
+
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     """Precision, recall and F1. Nothing to find and nothing claimed is 1 throughout (no error was made);
@@ -47,7 +49,7 @@ def label_counts(gold: list[set[str]], pred: list[set[str]], labels: list[str]) 
 
 def suite_labels(scored: list[dict]) -> list[str]:
     """The labels a classification or normalisation suite's prompts offered (macro-F1 averages over them)."""
-    if not scored or scored[0]["task"] not in ("cls", "norm"):
+    if not scored or not tasks.get_task(scored[0]["task"]).macro_over_options:
         return []
     offered = set().union(*(s.get("options") or () for s in scored))
     return sorted(offered or set().union(*(s["gold"] for s in scored), *(s["pred"] for s in scored)))
