@@ -134,11 +134,8 @@ def resolve(stem: str, profile: str = "demo", namespace: dict | None = None, **f
     path, raw = load_profile(profile)
     notebooks = {s: NOTEBOOK_DIR / f"{s}.ipynb" for s in PIPELINE if (NOTEBOOK_DIR / f"{s}.ipynb").exists()}
     params = resolve_params(path, raw, notebooks)[stem]  # the whole profile checked, as the runner checks it
-    owner = settings.OWNERS[stem]
-    names = {f.name for f in dataclasses.fields(owner)}
-    by_hand = {k: v for k, v in (namespace or {}).items() if k in names and k not in INJECTED}
     try:
-        return owner(**{**{k: v for k, v in params.items() if k in names}, **by_hand, **fixed})
+        return settings.from_namespace(settings.OWNERS[stem], {**params, **(namespace or {})}, **fixed)
     except settings.SettingError as err:
         raise ParameterError(f"{stem}: {err} (set by hand in the notebook)") from None
 

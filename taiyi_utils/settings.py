@@ -213,12 +213,6 @@ class TrainConfig(ModelSettings):
         )
 
     @classmethod
-    def from_namespace(cls, namespace: dict, **fixed) -> TrainConfig:
-        """The settings a notebook defines (``globals()``: its parameters cell and papermill's injected
-        cell), plus ``fixed`` ones."""
-        return from_namespace(cls, namespace, **fixed)
-
-    @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -365,8 +359,7 @@ OWNERS = {
 
 
 def from_namespace(cls, namespace: dict, **fixed):
-    """An owner built from the names a notebook defines (``globals()``: its parameters cell and papermill's
-    injected cell), plus ``fixed`` ones."""
+    """An owner built from the names of ``namespace`` it owns (others are ignored), plus ``fixed`` ones."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{**{k: v for k, v in namespace.items() if k in names}, **fixed})
 
