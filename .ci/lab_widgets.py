@@ -28,7 +28,7 @@ CELLS = [
 from taiyi_utils.viz.evaluation import error_browser
 error_browser(read_jsonl("eval/predictions.jsonl"))""",
     """from taiyi_utils import model as models  # chat
-from taiyi_utils.evaluation.evaluate import stage_adapters
+from taiyi_utils.evaluation.runs import stage_adapters
 from taiyi_utils.evaluation.chat_session import ChatSession
 from taiyi_utils.viz.chat_box import chat_box
 import json

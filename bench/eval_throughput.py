@@ -4,9 +4,9 @@
     python bench/eval_throughput.py --prompts-per-suite 40 --batch-size 128    # GPU
 
 Every way answers the same prompts as the evaluation does, each with its task's token limit from
-evaluation/evaluate.py (optionally capped by --max-new-tokens): transformers' generate one prompt at a time (the
+evaluation/limits.py (optionally capped by --max-new-tokens): transformers' generate one prompt at a time (the
 naive path); transformers' generate on fixed batches of prompts sorted by length, where a batch steps until its
-longest answer ends; and the workbench's continuous batching (evaluation/generate.py), with its default cache budget.
+longest answer ends; and the workbench's continuous batching (evaluation/continuous.py), with its default cache budget.
 A second table says where the time goes: prefill (compute-bound, so no faster in batches), a decode step at
 batch 1 and at full batch (measured with answers forced to one length, batching's best case), how many
 fixed-batch slots held a live answer, and the speed-up batching could reach at best. Generated tokens count
@@ -51,7 +51,7 @@ def timed(run) -> tuple[list[str], float]:
 
 def limits(rows: list[dict], tokenizer, cap: int | None) -> list[int]:
     """Each prompt's token limit as the evaluation sets it, capped at ``cap`` when given."""
-    from taiyi_utils.evaluation.evaluate import answer_limits
+    from taiyi_utils.evaluation.limits import answer_limits
 
     per_suite = answer_limits(rows, tokenizer)
     return [min(cap or 10**9, per_suite[r.get("suite", "")]) for r in rows]

@@ -287,10 +287,6 @@ def acting_as(model, label: str):
     """Run ``model`` as one of its adapters, or as the bare base model for ``label == "base"``."""
     from peft import PeftModel
 
-    if getattr(model, "backend", "") == "vllm":
-        with model.acting_as(label):
-            yield model
-        return
     if label == "base":
         with model.disable_adapter() if isinstance(model, PeftModel) else nullcontext():
             yield model

@@ -235,17 +235,21 @@ class StageTwoConfig(TrainConfig):
     one_stage: bool = False  # also train one adapter on both stages' pairs mixed, for the two stages' token total
 
 
+BACKENDS = ("transformers", "generate", "vllm")  # the answering engines (evaluation/engines.py)
+
+
 @dataclass(kw_only=True)
 class AnswerSettings(ModelSettings):
     """Which models answer prompts, on which engine (notebooks 04 and 05)."""
 
-    backend: str = "transformers"  # continuous batching on transformers (CPU and GPU), or vllm (CUDA, extra vllm)
+    backend: str = "transformers"  # continuous batching on transformers (CPU and GPU); generate: transformers'
+    # generate on fixed batches (the reference, slower); vllm (CUDA, extra vllm). evaluation/engines.py
     adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
     include_base: bool = True  # also answer with the base model (adapters switched off)
 
     def __post_init__(self):
         super().__post_init__()
-        _need(self.backend in ("transformers", "vllm"), self, "backend", "must be transformers or vllm")
+        _need(self.backend in BACKENDS, self, "backend", "must be transformers, generate or vllm")
         if self.backend == "vllm":
             _need(_vllm_usable(), self, "backend", "needs vLLM and a CUDA GPU: pip install -e '.[vllm]' on one")
         _labels_ok(self, "adapters", self.adapters)

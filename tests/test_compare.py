@@ -80,7 +80,7 @@ def test_average_is_the_mean_difference_over_the_chosen_suites():
 
 
 def test_summaries_give_accuracies_a_wilson_interval_and_f1_a_record_bootstrap():
-    from taiyi_utils.evaluation.evaluate import summarize
+    from taiyi_utils.evaluation.summary import summarize
 
     scored = [{**r, "format_ok": True} for r in qa_rows("base", "S", [True] * 8 + [False] * 2)]
     summary = summarize("S", scored, "accuracy")
@@ -88,7 +88,7 @@ def test_summaries_give_accuracies_a_wilson_interval_and_f1_a_record_bootstrap()
 
 
 def test_a_model_with_fewer_records_answers_the_first_ones_and_is_paired_on_those():
-    from taiyi_utils.evaluation.evaluate import first_records
+    from taiyi_utils.evaluation.runs import first_records
     from taiyi_utils.settings import EvalConfig
 
     config = EvalConfig(records_per_suite=30, records_per_model={"stage 1": 10})

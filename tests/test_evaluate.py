@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -9,13 +10,41 @@ import sys
 import pytest
 
 from taiyi_utils import model as models
-from taiyi_utils.evaluation import evaluate as ev
-from taiyi_utils.evaluation.evaluate import load_eval_rows, predict
+from taiyi_utils.evaluation.limits import LIMIT_SLACK, answer_limits
+from taiyi_utils.evaluation.predict import item_key, model_identity, predict
+from taiyi_utils.evaluation.runs import load_eval_rows
 from taiyi_utils.files import read_jsonl
 
 
-def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monkeypatch):
+class Scripted:
+    """An answering engine whose answer to each prompt is ``answer(prompt_ids, limit)``; records what it was asked.
+    With ``stop``, the user interrupts the run after the first answers came back."""
+
+    backend = "scripted"
+
+    def __init__(self, answer, stop: bool = False):
+        self.answer, self.stop, self.asked = answer, stop, []
+
+    def identity(self):
+        return {"backend": self.backend}
+
+    def acting_as(self, label):
+        return contextlib.nullcontext()
+
+    def answer_ids(self, prompt_ids, limits, eos_token_id, on_answers=None):
+        answers = {}
+        for i, (ids, limit) in enumerate(zip(prompt_ids, limits)):
+            self.asked.append(ids)
+            answers[i] = self.answer(ids, limit)
+            on_answers({i: answers[i]})
+            if self.stop:
+                raise KeyboardInterrupt
+        return [answers[i] for i in range(len(prompt_ids))]
+
+
+def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path):
     from taiyi_utils.curation import curate
+    from taiyi_utils.evaluation.engines import ContinuousBatching
 
     curate(
         tiny,
@@ -26,28 +55,18 @@ def test_interrupted_evaluation_resumes_without_recomputing(tiny, tmp_path, monk
     )
     rows = load_eval_rows(tmp_path / "data" / "eval", ["KUAKE-QIC-dev"])["KUAKE-QIC-dev"]
     tokenizer, model = models.load_tokenizer("tiny:llama"), models.load_base_model("tiny:llama")
-    asked, saved = [], []
-    real = ev.generate
-
-    def interrupted(model, tokenizer, prompts, on_batch, **kwargs):
-        def save_then_stop(indices, outputs, lengths):
-            on_batch(indices, outputs, lengths)
-            saved.extend(indices)
-            raise KeyboardInterrupt  # the user stops the run after the first answers came back
-
-        return real(model, tokenizer, prompts, on_batch=save_then_stop, **kwargs)
-
-    monkeypatch.setattr(ev, "generate", interrupted)
+    engine = ContinuousBatching(model, batch_size=2)
+    real = lambda ids, limit: engine.answer_ids([ids], [limit], tokenizer.eos_token_id)[0]  # noqa: E731
     cache = tmp_path / "cache.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        predict(model, tokenizer, rows, cache, batch_size=2)
-    assert len(read_jsonl(cache)) == len(saved) >= 1  # the finished answers were kept
+        predict(Scripted(real, stop=True), tokenizer, rows, cache)
+    assert len(read_jsonl(cache)) == 1  # the finished answer was kept
     with cache.open("a") as handle:
         handle.write('{"id": "half-written')  # a line cut short by a kill
-    asked.clear()
-    monkeypatch.setattr(ev, "generate", lambda m, t, prompts, **k: asked.extend(prompts) or real(m, t, prompts, **k))
-    outputs = predict(model, tokenizer, rows, cache, batch_size=2)
-    assert len(asked) == len(rows) - len(saved) and set(outputs) == {ev.item_key(r) for r in rows}
+    resumed = Scripted(real)
+    outputs = predict(resumed, tokenizer, rows, cache)
+    assert len(resumed.asked) == len(rows) - 1 and set(outputs) == {item_key(r) for r in rows}
+    assert outputs == predict(engine, tokenizer, rows, tmp_path / "uninterrupted.jsonl")  # the same answers
 
 
 @pytest.mark.slow
@@ -92,7 +111,7 @@ def test_score_cli_matches_hand_computed_values(tmp_path):
     assert (result["n"], result["accuracy"], result["metric"]) == (2, 0.5, "accuracy")
 
 
-def test_answer_limits_cover_every_gold_answer_and_cut_answers_are_marked(raw, tmp_path, monkeypatch):
+def test_answer_limits_cover_every_gold_answer_and_cut_answers_are_marked(raw, tmp_path):
     from taiyi_utils.data.instruct import build_pairs
     from taiyi_utils.data.sources import get_source, read_split
 
@@ -106,18 +125,14 @@ def test_answer_limits_cover_every_gold_answer_and_cut_answers_are_marked(raw, t
     longest = max(
         len(tokenizer(r["conversation"][0]["assistant"], add_special_tokens=False)["input_ids"]) for r in rows
     )
-    assert ev.answer_limits(rows, tokenizer) == {"CMeIE-dev": longest + ev.LIMIT_SLACK}
+    assert answer_limits(rows, tokenizer) == {"CMeIE-dev": longest + LIMIT_SLACK}
     assert longest > 160  # the old fixed cap would have cut the longest gold answers off
 
-    limit = ev.answer_limits(rows[:2], tokenizer)["CMeIE-dev"]
+    limit = answer_limits(rows[:2], tokenizer)["CMeIE-dev"]
 
-    def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
-        assert max_new_tokens == [limit, limit]
-        on_batch([0, 1], ["stopped at the limit", "ended by itself"], [limit, limit - 1])
-
-    monkeypatch.setattr(ev, "generate", fake_generate)
-    outputs = predict(None, tokenizer, rows[:2], tmp_path / "cache.jsonl")
-    assert [o["cut"] for o in outputs.values()] == [True, False]
+    engine = Scripted(lambda ids, n: [7] * (n if ids == engine.asked[0] else n - 1))  # the first stops at its limit
+    outputs = predict(engine, tokenizer, rows[:2], tmp_path / "cache.jsonl")
+    assert [(o["cut"], o["limit"]) for o in outputs.values()] == [(True, limit), (False, limit)]
 
 
 def test_results_table_flags_comparability_and_averages_the_papers_suites():
@@ -163,7 +178,7 @@ def test_results_table_flags_comparability_and_averages_the_papers_suites():
     assert table.loc["CNMLEQA", "scorable"] == "yes" and "Wilson" in table.attrs["caption"]
 
 
-def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, monkeypatch):
+def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path):
     tokenizer = models.load_tokenizer("tiny:llama")
     rows = [
         {
@@ -174,29 +189,35 @@ def test_cached_answers_are_reused_only_for_the_same_model_and_prompt(tmp_path, 
         }
         for i in range(3)
     ]
-    asked = []
 
-    def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
-        asked.extend(prompts)
-        on_batch(list(range(len(prompts))), [f"answer to {p}" for p in prompts], [1] * len(prompts))
+    def echo_question(ids, limit):
+        [line] = [line for line in tokenizer.decode(ids).splitlines() if "question" in line]
+        return tokenizer(line, add_special_tokens=False)["input_ids"]
 
-    monkeypatch.setattr(ev, "generate", fake_generate)
+    echo = Scripted(echo_question)  # answers with its question
     cache = tmp_path / "cache.jsonl"
-    predict(None, tokenizer, rows, cache)
+    predict(echo, tokenizer, rows, cache)
     rows[1] = {**rows[1], "conversation": [{"human": "question 1, reworded", "assistant": "Answer: yes"}]}
-    asked.clear()
-    outputs = predict(None, tokenizer, rows, cache)
-    assert asked == ["question 1, reworded"] and outputs["S/1"]["output"] == "answer to question 1, reworded"
+    echo.asked.clear()
+    outputs = predict(echo, tokenizer, rows, cache)
+    assert len(echo.asked) == 1 and "reworded" in tokenizer.decode(echo.asked[0])
+    assert "reworded" in outputs["S/1"]["output"] and "reworded" not in outputs["S/2"]["output"]
+    assert predict(echo, tokenizer, rows, cache, limits={"S": 99}) and len(echo.asked) == 4  # a new limit: asked again
 
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_model.safetensors").write_bytes(b"weights v1")
-    first = ev.model_identity("tiny:llama", str(adapter), None, "template")
+    first = model_identity("tiny:llama", str(adapter), echo, "template")
     (adapter / "adapter_model.safetensors").write_bytes(b"weights v2")  # retrained in place
-    assert ev.model_identity("tiny:llama", str(adapter), None, "template") != first
-    assert ev.model_identity("tiny:llama", None, None, "template") != ev.model_identity(
-        "tiny:llama", None, None, "taiyi"
-    )
+    assert model_identity("tiny:llama", str(adapter), echo, "template") != first
+    assert model_identity("tiny:llama", None, echo, "template") != model_identity("tiny:llama", None, echo, "taiyi")
+
+    class OtherEngine(Scripted):
+        backend = "other"
+
+    assert model_identity("tiny:llama", None, echo, "template") != model_identity(
+        "tiny:llama", None, OtherEngine(echo.answer), "template"
+    )  # the engine's identity is part of it
 
 
 def binary_corpus(raw, root):
@@ -228,17 +249,20 @@ def prose_answers(rows: list[dict], wrong_every: int = 0) -> dict[str, str]:
     return answers
 
 
-def answering(by_prompt: dict[str, str]):
-    """A stand-in for ``generate`` that answers each prompt from ``by_prompt``."""
+def answering(by_prompt: dict[str, str], tokenizer) -> Scripted:
+    """An engine that answers each prompt from ``by_prompt`` (the longest prompt its rendered text holds)."""
 
-    def fake_generate(model, tokenizer, prompts, max_new_tokens, on_batch, **kwargs):
-        on_batch(list(range(len(prompts))), [by_prompt[p] for p in prompts], [1] * len(prompts))
+    def answer(ids, limit):
+        text = tokenizer.decode(ids)
+        said = by_prompt[max((p for p in by_prompt if p in text), key=len)]
+        return tokenizer(said, add_special_tokens=False)["input_ids"]
 
-    return fake_generate
+    return Scripted(answer)
 
 
-def test_a_binary_corpus_answered_in_any_case_and_prose_scores_the_same_in_cli_and_notebook(raw, tmp_path, monkeypatch):
+def test_a_binary_corpus_answered_in_any_case_and_prose_scores_the_same_in_cli_and_notebook(raw, tmp_path):
     from taiyi_utils.curation import curate
+    from taiyi_utils.evaluation.evaluate import evaluate
 
     binary_corpus(raw, tmp_path)
     curate(tmp_path, tmp_path / "data", sources_files=[str(tmp_path / "sources.yaml")],
@@ -259,9 +283,13 @@ def test_a_binary_corpus_answered_in_any_case_and_prose_scores_the_same_in_cli_a
         assert score_cli(None, None, pred, source)["score"] == expected
 
         by_prompt = {r["conversation"][0]["human"]: given[r["conversation_id"]] for r in rows}
-        monkeypatch.setattr(ev, "generate", answering(by_prompt))
-        summaries, _ = ev.evaluate(
-            None, tokenizer, {"Binary": rows}, tmp_path / f"eval{wrong_every}", "m", identity="x"
+        summaries, _ = evaluate(
+            answering(by_prompt, tokenizer),
+            tokenizer,
+            {"Binary": rows},
+            tmp_path / f"eval{wrong_every}",
+            "m",
+            identity="x",
         )
         assert summaries[0]["score"] == expected
 

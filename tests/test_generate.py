@@ -1,4 +1,5 @@
-"""Continuous batching gives the same greedy answers as transformers' generate, one prompt at a time."""
+"""The answering engines agree: transformers' generate one prompt at a time, on fixed batches (the reference
+engine), continuous batching (the default), and any of them through the answer cache."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from taiyi_utils import model as models
 from taiyi_utils.chat import render_prompt
+from taiyi_utils.evaluation.engines import CachedEngine, ContinuousBatching, PlainBatches
 from taiyi_utils.evaluation.generate import generate
 
 PROMPTS = [
@@ -101,3 +103,21 @@ def test_token_budget_limits_rows_and_keeps_answers(noisy_llama):
         hook.remove()
     assert max(rows_per_step) == 1
     assert answers == one_at_a_time(model, tokenizer, PROMPTS, LIMITS)
+
+
+def test_plain_batches_are_the_reference_and_the_cache_wraps_any_engine(noisy_llama, tmp_path):
+    tokenizer, model = noisy_llama
+    reference = generate(PlainBatches(model, batch_size=3), tokenizer, PROMPTS, max_new_tokens=LIMITS)
+    assert reference == one_at_a_time(model, tokenizer, PROMPTS, LIMITS)
+    cache = tmp_path / "cache.jsonl"
+    assert generate(CachedEngine(ContinuousBatching(model, 3), cache), tokenizer, PROMPTS, max_new_tokens=LIMITS) == (
+        reference
+    )
+    lines = cache.read_text()
+    assert len(lines.splitlines()) == len(PROMPTS)
+    model.train()
+    assert generate(CachedEngine(PlainBatches(None), cache), tokenizer, PROMPTS, max_new_tokens=LIMITS) == reference
+    assert cache.read_text() == lines and model.training  # all read back: the wrapped engine (no model) never ran
+    shorter = generate(CachedEngine(PlainBatches(model), cache), tokenizer, PROMPTS[:2], max_new_tokens=2)
+    assert len(cache.read_text().splitlines()) == len(PROMPTS) + 2 and model.training  # a new limit is a new request
+    assert shorter == generate(model, tokenizer, PROMPTS[:2], max_new_tokens=2)

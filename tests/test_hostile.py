@@ -75,11 +75,11 @@ def test_source_options_must_be_a_list(tmp_path):
 
 
 def test_a_hand_edited_answer_cache_is_answered_again_not_a_crash(tmp_path):
-    from taiyi_utils.evaluation import evaluate as ev
+    from taiyi_utils.evaluation.engines import read_answers
 
     cache = tmp_path / "cache.jsonl"
-    cache.write_text('42\n{"id": "S/1#x", "output": null}\n{"id": "S/2#y", "output": "kept"}\n')
-    assert ev._read_cache(cache) == {"S/2#y": {"id": "S/2#y", "output": "kept"}}
+    cache.write_text('42\n{"id": "a", "ids": null}\n{"id": "b", "ids": [5, "x"]}\n{"id": "c", "ids": [5, 6]}\n')
+    assert read_answers(cache) == {"c": [5, 6]}
 
 
 def test_a_folder_summary_follows_no_symlink_loop(tmp_path):

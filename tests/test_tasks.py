@@ -13,8 +13,8 @@ from taiyi_utils.data.instruct import build_pairs
 from taiyi_utils.data.sources import get_source, read_split
 from taiyi_utils.evaluation.__main__ import main as cli
 from taiyi_utils.evaluation.__main__ import score_files
-from taiyi_utils.evaluation.evaluate import summarize
 from taiyi_utils.evaluation.score import score_row
+from taiyi_utils.evaluation.summary import summarize
 
 
 def write(path, rows):

@@ -1,4 +1,4 @@
-"""The vLLM backend answers as transformers does: same prompts, same greedy answers (CUDA and vllm only)."""
+"""The vLLM engine answers as the reference engine does: same prompts, same greedy answers (CUDA and vllm only)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from taiyi_utils import model as models
-from taiyi_utils.evaluation.engines import load_for_answering
+from taiyi_utils.evaluation.engines import PlainBatches, load_for_answering
 from taiyi_utils.evaluation.generate import generate
 from taiyi_utils.settings import EvalConfig
 
@@ -22,13 +22,13 @@ def test_vllm_answers_equal_transformers_greedy_answers():
     tokenizer = models.load_tokenizer(config.base_model)
     engine = load_for_answering(config, {})
     reference = models.load_base_model(config.base_model, "none", precision="fp32").to("cuda")
-    with models.acting_as(engine, "base"):
+    with engine.acting_as("base"):
         answers = generate(engine, tokenizer, PROMPTS, max_new_tokens=12)
-    assert answers == generate(reference, tokenizer, PROMPTS, max_new_tokens=12)
+    assert answers == generate(PlainBatches(reference), tokenizer, PROMPTS, max_new_tokens=12)
 
 
 def test_the_backend_setting_is_checked():
     from taiyi_utils.settings import SettingError
 
-    with pytest.raises(SettingError, match="backend: 'tgi' must be transformers or vllm"):
+    with pytest.raises(SettingError, match="backend: 'tgi' must be transformers, generate or vllm"):
         EvalConfig(backend="tgi")

@@ -17,7 +17,7 @@ limits differ.
 
 Prediction and gold files hold ``{"id", "text"}`` lines with answer texts in the workbench's formats.
 Every item is scored by the notebooks' own path (``evaluation.score.score_row`` and
-``evaluation.evaluate.summarize``).
+``evaluation.summary.summarize``).
 
 ``--source`` is either a curated evaluation file as notebook 01 wrote it (``data/eval/<suite>.jsonl``),
 used as it is: ids are its ``conversation_id``, and its prompts, options, entity aliases, gold
@@ -40,8 +40,8 @@ from pathlib import Path
 from .. import tasks
 from ..data.formats import FormatError, field, iter_jsonl
 from .compare import compare_runs
-from .evaluate import suite_metric, summarize
 from .score import score_row
+from .summary import suite_metric, summarize
 
 TASKS = [name for name, task in tasks.TASKS.items() if task.gold_options]  # what the score CLI takes
 
@@ -187,35 +187,30 @@ def run_evaluation(run_dir: Path, out: Path) -> int:
     import torch
     from accelerate import PartialState
 
-    from ..files import read_json, write_json
+    from ..files import read_json
     from ..settings import EvalConfig, from_namespace
-    from .compare import compare
-    from .evaluate import answer_shard, evaluate_models, load_engine, load_eval_rows, merge_shards, run_adapters
+    from .evaluate import answer_shard, evaluate_models, load_engine, merge_shards, run_inputs, write_comparison
     from .suites import run_suites
 
     manifest = read_json(run_dir / "manifest.json", None)
     if manifest is None or "04_eval" not in manifest.get("params", {}):
         raise FileNotFoundError(f"{run_dir}: no manifest with notebook 04's settings; run the pipeline first")
     config = from_namespace(EvalConfig, manifest["params"]["04_eval"])
-    config.adapters = run_adapters(config.adapters, run_dir)
-    rows = load_eval_rows(run_dir / "data" / "eval", config.suites or None, config.records_per_suite)
+    rows = run_inputs(config, run_dir)
     state = PartialState(cpu=not torch.cuda.is_available())  # several CPU processes: a gloo group
-    model, tokenizer = load_engine(config)
-    if config.backend != "vllm" and not getattr(model, "is_loaded_in_4bit", False):
-        model.to(state.device)
+    if state.num_processes > 1 and config.backend == "vllm":
+        raise ValueError("backend vllm: run one process; vLLM spreads the model over GPUs itself")
+    engine, tokenizer = load_engine(config)
+    if config.backend != "vllm" and not getattr(engine.model, "is_loaded_in_4bit", False):
+        engine.model.to(state.device)
     if state.num_processes > 1:
-        if config.backend == "vllm":
-            raise ValueError("backend vllm: run one process; vLLM spreads the model over GPUs itself")
-        answer_shard(config, rows, out, state.process_index, state.num_processes, (model, tokenizer))
+        answer_shard(config, rows, out, state.process_index, state.num_processes, (engine, tokenizer))
         state.wait_for_everyone()
         if state.is_main_process:
             merge_shards(out)
     if state.is_main_process:
-        summaries, scored = evaluate_models(config, rows, out, (model, tokenizer))
-        metrics = {s["suite"]: s["metric"] for s in summaries}
-        write_json(
-            out / "comparison.json", compare(scored, metrics, config.comparisons or None, suites=run_suites(run_dir))
-        )
+        summaries, scored = evaluate_models(config, rows, out, (engine, tokenizer))
+        write_comparison(config, summaries, scored, run_suites(run_dir), out)
         print(f"wrote {out / 'predictions.jsonl'}, metrics.json and comparison.json ({len(scored)} answers)")
     state.wait_for_everyone()
     return 0

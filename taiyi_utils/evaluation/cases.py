@@ -22,6 +22,7 @@ from ..data.instruct import build_pairs, templates
 from ..data.records import main_text
 from ..data.sources import get_source, read_split
 from ..files import read_json, write_json
+from .engines import as_engine
 from .generate import generate
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
@@ -119,28 +120,21 @@ def mark_seen(items: list[dict], train_pairs: list[dict]) -> list[dict]:
 
 
 def answer_cases(
-    model,
-    tokenizer,
-    items: list[dict],
-    label: str,
-    *,
-    chat_format: str = "template",
-    max_new_tokens: int = 160,
-    batch_size: int = 16,
+    engine, tokenizer, items: list[dict], label: str, *, chat_format: str = "template", max_new_tokens: int = 160
 ) -> list[dict]:
-    """One row per (item, turn): the prompt, the reference (may be empty) and this model's answer."""
+    """One row per (item, turn): the prompt, the reference (may be empty) and the answer of ``engine`` (an
+    answering engine, or a transformers model) as it acts now."""
     histories: list[list[dict]] = [[] for _ in items]
     rows: dict[tuple[int, int], dict] = {}
     for turn in range(max((len(i["conversation"]) for i in items), default=0)):
         todo = [k for k, item in enumerate(items) if turn < len(item["conversation"])]
         prompts = [items[k]["conversation"][turn]["human"] for k in todo]
         outputs = generate(
-            model,
+            engine,
             tokenizer,
             prompts,
             chat_format=chat_format,
             max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
             histories=[histories[k] for k in todo],
             desc=f"{label} · turn {turn + 1}",
         )
@@ -165,12 +159,12 @@ def answer_cases(
 
 
 def compare_models(
-    model, tokenizer, items: list[dict], identities: dict[str, str], out_dir: str | Path, **options
+    engine, tokenizer, items: list[dict], identities: dict[str, str], out_dir: str | Path, **options
 ) -> list[dict]:
-    """Every model's answers (labels -> ``evaluate.model_identity``; see ``model.acting_as``), reusing a label's
-    saved answers only to the same request from the same model: a retrained adapter answers again."""
-    from ..model import acting_as
-
+    """Every model's answers (labels -> ``predict.model_identity``) from one answering engine acting as each,
+    reusing a label's saved answers only to the same request from the same model: a retrained adapter answers
+    again."""
+    engine = as_engine(engine)
     prompts = {i["conversation_id"]: [t["human"] for t in i["conversation"]] for i in items}
     rows = []
     for label, identity in identities.items():
@@ -178,8 +172,8 @@ def compare_models(
         path = Path(out_dir) / f"{label.replace(' ', '_')}.json"
         saved = read_json(path, {})
         if saved.get("request") != request:
-            with acting_as(model, label):
-                saved = {"request": request, "rows": answer_cases(model, tokenizer, items, label, **options)}
+            with engine.acting_as(label):
+                saved = {"request": request, "rows": answer_cases(engine, tokenizer, items, label, **options)}
             write_json(path, saved)
         rows += saved["rows"]
     return rows

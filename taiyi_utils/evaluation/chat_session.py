@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import html
 
-from ..model import acting_as
+from .engines import as_engine
 from .generate import generate
 
 
 class ChatSession:
     """A multi-turn conversation; each answer comes from the model acting as the chosen label."""
 
-    def __init__(self, model, tokenizer, *, chat_format: str = "template", max_new_tokens: int = 256):
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, engine, tokenizer, *, chat_format: str = "template", max_new_tokens: int = 256):
+        self.engine, self.tokenizer = as_engine(engine), tokenizer
         self.chat_format, self.max_new_tokens = chat_format, max_new_tokens
         self.history: list[dict] = []  # {human, assistant, model}
 
     def ask(self, text: str, label: str = "base") -> str:
         if not text.strip():
             raise ValueError("empty message")
-        with acting_as(self.model, label):
+        with self.engine.acting_as(label):
             [answer] = generate(
-                self.model,
+                self.engine,
                 self.tokenizer,
                 [text],
                 chat_format=self.chat_format,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 
-class VllmModel:
+class VllmEngine:
     """A vLLM engine over ``base_model`` acting as the base or as one of ``adapters`` (label -> folder)."""
 
     backend = "vllm"
@@ -44,6 +44,9 @@ class VllmModel:
         )
         self.lora = None
 
+    def identity(self) -> dict:
+        return {"backend": self.backend, "dtype": self.dtype, "4bit": self.is_loaded_in_4bit}
+
     @contextmanager
     def acting_as(self, label: str):
         from vllm.lora.request import LoRARequest
@@ -57,8 +60,8 @@ class VllmModel:
         finally:
             self.lora = None
 
-    def answer_ids(self, prompt_ids: list[list[int]], limits: list[int], eos_token_id: int | None) -> list[list[int]]:
-        """Greedy answer token ids per prompt, without the end token."""
+    def answer_ids(self, prompt_ids, limits, eos_token_id, on_answers=None) -> list[list[int]]:
+        """Greedy answer token ids per prompt, without the end token (vLLM batches by itself)."""
         from vllm import SamplingParams
 
         stop = [eos_token_id] if eos_token_id is not None else None
@@ -66,4 +69,7 @@ class VllmModel:
         prompts = [{"prompt_token_ids": ids} for ids in prompt_ids]
         outputs = self.engine.generate(prompts, params, lora_request=self.lora, use_tqdm=True)
         answers = [list(out.outputs[0].token_ids) for out in outputs]
-        return [ids[:-1] if ids[-1:] == [eos_token_id] else ids for ids in answers]
+        answers = [ids[:-1] if ids[-1:] == [eos_token_id] else ids for ids in answers]
+        if on_answers is not None and answers:
+            on_answers(dict(enumerate(answers)))
+        return answers
