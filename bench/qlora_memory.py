@@ -21,7 +21,7 @@ import argparse
 from common import parse, report  # bench/common.py (the script's folder is on sys.path)
 
 from taiyi_utils.losses import CHUNK
-from taiyi_utils.model import RANDOM
+from taiyi_utils.model_files import RANDOM
 
 GIB = 2**30
 

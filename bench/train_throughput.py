@@ -183,12 +183,12 @@ def _base_parameters(model: str) -> int:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from taiyi_utils import model as models
+    from taiyi_utils.model_files import model_path
 
     with torch.device("meta"):
         return sum(
             p.numel()
-            for p in AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(models.model_path(model))).parameters()
+            for p in AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path(model))).parameters()
         )
 
 

@@ -111,65 +111,27 @@ def curate(
     """
     config = config or CurationConfig(**settings)
     data_root, out_dir = Path(data_root), Path(out_dir)
-    holdout, seed, max_tokens = config.holdout, config.seed, config.max_tokens
     source_files, suite_files = tuple(map(str, config.sources_files)), tuple(map(str, config.suites_files))
     sources, suites = load_sources(source_files), load_suites(suite_files, source_files)
     unknown = [s for s in config.eval_suites if s not in suites]
     if unknown:
         raise KeyError(f"unknown eval suite(s) {unknown}; known: {', '.join(suites)}")
-
-    train, read_counts = [], {}
-    for key, split in tqdm(config.train_sources.items(), desc="read + instruct", unit="source"):
-        whole = read_split(key, split, data_root, holdout, sources)
-        _warn_unmapped(key, get_source(key, sources), whole)
-        records = _sample(whole, config.max_records_per_source, f"train:{key}:{seed}")
-        read_counts[key] = {"split": split, "records": len(records)}
-        train += build_pairs(
-            records, get_source(key, sources), seed=seed, split_ner_by_type=config.split_ner_by_type, split=whole
-        )
-
-    evaluation, unavailable, eval_read = {}, {}, {}
-    for name in tqdm(config.eval_suites, desc="eval suites", unit="suite"):
-        suite = suites[name]
-        try:
-            records = suite.read(data_root, holdout, sources)
-        except FileNotFoundError as err:
-            unavailable[name] = str(err)
-            continue
-        source = suite.as_source(sources)
-        _check_names(name, suite.task, source, records)
-        sample = _sample(records, config.eval_samples, f"eval:{name}:{seed}")
-        eval_read[name] = len(sample)
-        pairs = build_pairs(
-            sample,
-            source,
-            tasks=(suite.task,),
-            seed=seed,
-            template_index=0,
-            split_ner_by_type=config.split_ner_by_type,
-            **({"relation_candidates": suite.candidates} if suite.candidates else {}),
-            split=records,
-        )
-        evaluation[name] = [{**p, "suite": name, "metric": suite.metric} for p in pairs]
+    train, read_counts = _train_pairs(config, data_root, sources)
+    evaluation, eval_read, unavailable = _eval_pairs(config, data_root, sources, suites)
 
     train, duplicates = quality.dedup(train)
     if count_tokens is None:
         from .model import token_counter
 
         count_tokens = token_counter(config.base_model)
-    count = count_tokens
-    quality.add_token_counts(train, count)
-    for pairs in evaluation.values():
-        quality.add_token_counts(pairs, count)
-    train, too_long = quality.length_filter(train, max_tokens)
+    for pairs in (train, *evaluation.values()):
+        quality.add_token_counts(pairs, count_tokens)
+    train, too_long = quality.length_filter(train, config.max_tokens)
     train, overlap = quality.overlap(train, evaluation, remove=config.remove_overlap)
     stage1, stage2 = mix.build_stages(
-        train,
-        cap_per_dataset=config.cap_per_dataset,
-        caps=config.caps,
-        replay_fraction=config.replay_fraction,
-        seed=seed,
-    )
+        train, cap_per_dataset=config.cap_per_dataset, caps=config.caps, replay_fraction=config.replay_fraction,
+        seed=config.seed,
+    )  # fmt: skip
 
     write_jsonl(out_dir / "stage1.jsonl", ({k: p[k] for k in TRAIN_FIELDS} for p in stage1))
     write_jsonl(out_dir / "stage2.jsonl", ({k: p[k] for k in TRAIN_FIELDS} for p in stage2))
@@ -178,8 +140,8 @@ def curate(
     card = {
         "data_root": str(data_root),
         "tokenizer": config.base_model,
-        "max_tokens": max_tokens,
-        "seed": seed,
+        "max_tokens": config.max_tokens,
+        "seed": config.seed,
         "sources": read_counts,
         "quality": {
             "duplicates_removed": {k: dict(v) for k, v in duplicates.items()},
@@ -201,7 +163,7 @@ def curate(
                 "pairs": len(p),
                 "records": eval_read[name],
                 "metric": suites[name].metric,
-                "over_max_tokens": sum(x["tokens"] > max_tokens for x in p),
+                "over_max_tokens": sum(x["tokens"] > config.max_tokens for x in p),
             }
             for name, p in evaluation.items()
         },
@@ -209,3 +171,47 @@ def curate(
     }
     write_json(out_dir / "data_card.json", card)
     return Curation(stage1, stage2, evaluation, card, unavailable)
+
+
+def _train_pairs(config: CurationConfig, data_root: Path, sources: dict) -> tuple[list[dict], dict]:
+    """Instruction pairs of every training source's sampled records, and what was read from each."""
+    train, read_counts = [], {}
+    for key, split in tqdm(config.train_sources.items(), desc="read + instruct", unit="source"):
+        whole = read_split(key, split, data_root, config.holdout, sources)
+        _warn_unmapped(key, get_source(key, sources), whole)
+        records = _sample(whole, config.max_records_per_source, f"train:{key}:{config.seed}")
+        read_counts[key] = {"split": split, "records": len(records)}
+        train += build_pairs(
+            records, get_source(key, sources), seed=config.seed, split_ner_by_type=config.split_ner_by_type,
+            split=whole,
+        )  # fmt: skip
+    return train, read_counts
+
+
+def _eval_pairs(config: CurationConfig, data_root: Path, sources: dict, suites: dict) -> tuple[dict, dict, dict]:
+    """(items per suite, records sampled per suite, why each unavailable suite is): every suite's sample
+    under its first template, with its metric on each item."""
+    evaluation, eval_read, unavailable = {}, {}, {}
+    for name in tqdm(config.eval_suites, desc="eval suites", unit="suite"):
+        suite = suites[name]
+        try:
+            records = suite.read(data_root, config.holdout, sources)
+        except FileNotFoundError as err:
+            unavailable[name] = str(err)
+            continue
+        source = suite.as_source(sources)
+        _check_names(name, suite.task, source, records)
+        sample = _sample(records, config.eval_samples, f"eval:{name}:{config.seed}")
+        eval_read[name] = len(sample)
+        pairs = build_pairs(
+            sample,
+            source,
+            tasks=(suite.task,),
+            seed=config.seed,
+            template_index=0,
+            split_ner_by_type=config.split_ner_by_type,
+            **({"relation_candidates": suite.candidates} if suite.candidates else {}),
+            split=records,
+        )
+        evaluation[name] = [{**p, "suite": name, "metric": suite.metric} for p in pairs]
+    return evaluation, eval_read, unavailable

@@ -16,8 +16,8 @@ from pathlib import Path
 import papermill as pm
 
 from . import settings
-from .files import load_yaml
 from .paths import REPO_ROOT
+from .registry import load_yaml
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PARAMS_DIR = REPO_ROOT / "params"

@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import atomic_write_text, content_digest, follow_umask, load_yaml, read_jsonl, write_json
+from .files import atomic_write_text, content_digest, follow_umask, read_jsonl, write_json
 from .memory import peak_memory_gb, release_freed_memory
+from .registry import load_yaml
 from .settings import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -268,78 +269,24 @@ class Setup:
 
 def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
     """Model with adapter, tokenised data and a Trainer, ready for ``fit``."""
-    import torch
-    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, TrainingArguments, set_seed
-
-    from . import model as models
+    from transformers import set_seed
 
     set_seed(config.seed)
     settings = fingerprint(config)
-    cuda = torch.cuda.is_available()
-    tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
-    quantized = models.use_4bit(config.quantization)
-    precision = models.resolve_precision(config.precision)
-    base = models.load_base_model(
-        config.base_model,
-        "nf4" if quantized else "none",
-        config.trust_remote_code,
-        precision=precision,
-    )
-    base.config.use_cache = False  # with a KV cache transformers drops the block mask padding-free batches need
-    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
-    if quantized:
-        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=checkpointing)
-    if config.init_adapter and config.init_mode == "merge":
-        if quantized:
-            raise ValueError("init_mode merge folds the earlier adapter into the base: use quantization none")
-        base = PeftModel.from_pretrained(base, config.init_adapter).merge_and_unload()
-        model = get_peft_model(
-            base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
-        )
-    elif config.init_adapter:
-        model = PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True)
-    else:
-        model = get_peft_model(
-            base, models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
-        )
+    model, tokenizer, quantized, precision, checkpointing = _adapted_model(config)
     chunked = config.chunked_loss and os.environ.get("ACCELERATE_USE_FSDP", "").lower() != "true"
     if chunked and hasattr(model.get_output_embeddings(), "lora_A"):
         raise ValueError(
             f"lora_target {config.lora_target!r} puts an adapter on the output head, but chunked_loss applies the "
             "head's own weight, so that adapter would never train: set chunked_loss: false, or leave the head out"
         )
-    train_set, eval_set = _encode_mixture(config, tokenizer)
-    if config.padding_free:
-        collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
-    else:
-        right = models.load_tokenizer(config.base_model, config.trust_remote_code)
-        right.padding_side = "right"
-        collator = DataCollatorForSeq2Seq(right, padding=True, label_pad_token_id=-100)
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    args = TrainingArguments(
-        **training_arguments(config, precision, checkpointing),
-        output_dir=str(out / "checkpoints"),
-        per_device_eval_batch_size=config.batch_size * config.grad_accumulation,  # no activations kept
-        logging_first_step=True,
-        logging_nan_inf_filter=False,  # a NaN loss must show (and stop the stage), not be averaged away
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        eval_strategy="steps" if eval_set is not None else "no",
-        eval_steps=config.eval_steps,
-        eval_on_start=eval_set is not None,  # the held-out curves start where the stage starts
-        data_seed=config.seed,
-        # every token of a padding-free batch is real; padded batches carry an attention mask to count by
-        include_num_input_tokens_seen="all" if config.padding_free else "non_padding",
-        train_sampling_strategy="random" if config.padding_free else "group_by_length",
-        report_to=["tensorboard"] if _has("tensorboard") else "none",
-        remove_unused_columns=False,
-        prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
-    )
     if config.chunked_loss and not chunked:
         log.info("chunked_loss is off under FSDP, which shards the head's weight outside forward")
+    train_set, eval_set = _encode_mixture(config, tokenizer)
+    collator = _collator(config)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    args = _trainer_arguments(config, out, precision, checkpointing, evaluates=eval_set is not None)
     trainer = _trainer_class(chunked)(
         model=model,
         args=args,
@@ -352,6 +299,77 @@ def setup(config: TrainConfig, callbacks: tuple = ()) -> Setup:
         ],
     )
     return Setup(config, trainer, tokenizer, train_set, eval_set, quantized, precision, settings)
+
+
+def _adapted_model(config: TrainConfig) -> tuple:
+    """(base model with the stage's trainable adapter, tokenizer, 4-bit?, precision, gradient checkpointing?).
+    The adapter is new, the earlier stage's made trainable (``init_adapter``), or new over a base the earlier
+    adapter was merged into (``init_mode: merge``)."""
+    import torch
+    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
+
+    from . import model as models
+
+    tokenizer = models.load_tokenizer(config.base_model, config.trust_remote_code)
+    quantized = models.use_4bit(config.quantization)
+    precision = models.resolve_precision(config.precision)
+    base = models.load_base_model(
+        config.base_model, "nf4" if quantized else "none", config.trust_remote_code, precision=precision
+    )
+    base.config.use_cache = False  # with a KV cache transformers drops the block mask padding-free batches need
+    cuda = torch.cuda.is_available()
+    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
+    if quantized:
+        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=checkpointing)
+    new_adapter = models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
+    if config.init_adapter and config.init_mode == "merge":
+        if quantized:
+            raise ValueError("init_mode merge folds the earlier adapter into the base: use quantization none")
+        model = get_peft_model(PeftModel.from_pretrained(base, config.init_adapter).merge_and_unload(), new_adapter)
+    elif config.init_adapter:
+        model = PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True)
+    else:
+        model = get_peft_model(base, new_adapter)
+    return model, tokenizer, quantized, precision, checkpointing
+
+
+def _collator(config: TrainConfig):
+    """Padding-free rows (position ids restart per example) or right-padded batches; labels -100 where no loss."""
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
+
+    from . import model as models
+
+    if config.padding_free:
+        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    right = models.load_tokenizer(config.base_model, config.trust_remote_code)
+    right.padding_side = "right"
+    return DataCollatorForSeq2Seq(right, padding=True, label_pad_token_id=-100)
+
+
+def _trainer_arguments(config: TrainConfig, out: Path, precision: str, checkpointing: bool, evaluates: bool):
+    """``training_arguments`` plus the workbench's bookkeeping: checkpoints, logging, evaluation schedule."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        **training_arguments(config, precision, checkpointing),
+        output_dir=str(out / "checkpoints"),
+        per_device_eval_batch_size=config.batch_size * config.grad_accumulation,  # no activations kept
+        logging_first_step=True,
+        logging_nan_inf_filter=False,  # a NaN loss must show (and stop the stage), not be averaged away
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if evaluates else "no",
+        eval_steps=config.eval_steps,
+        eval_on_start=evaluates,  # the held-out curves start where the stage starts
+        data_seed=config.seed,
+        # every token of a padding-free batch is real; padded batches carry an attention mask to count by
+        include_num_input_tokens_seen="all" if config.padding_free else "non_padding",
+        train_sampling_strategy="random" if config.padding_free else "group_by_length",
+        report_to=["tensorboard"] if _has("tensorboard") else "none",
+        remove_unused_columns=False,
+        prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
+    )
 
 
 def training_arguments(config: TrainConfig, precision: str, checkpointing: bool) -> dict:

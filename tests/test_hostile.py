@@ -14,7 +14,7 @@ import pytest
 from taiyi_utils.data import formats
 from taiyi_utils.data.sources import load_sources
 from taiyi_utils.evaluation.suites import load_suites
-from taiyi_utils.files import load_yaml
+from taiyi_utils.registry import load_yaml
 
 
 def cli(module: str, *args: str) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from taiyi_utils import chat
+from taiyi_utils import chat, model_files
 from taiyi_utils import model as models
 from taiyi_utils.files import write_jsonl
 from taiyi_utils.settings import TrainConfig
@@ -38,7 +38,7 @@ def test_random_qwen2_7b_has_qwen2_7b_shape(tokenizer):
     """The GPU benchmark's stand-in: Qwen2-7B's published 7,615,616,512 parameters, less the smaller vocabulary."""
     from transformers import AutoModelForCausalLM
 
-    config, dtype = models.random_config("random:qwen2-7b", tokenizer)
+    config, dtype = model_files.random_config("random:qwen2-7b", tokenizer)
     with torch.device("meta"):
         parameters = sum(p.numel() for p in AutoModelForCausalLM.from_config(config).parameters())
     qwen2_vocabulary, hidden = 152_064, 3584  # embeddings and head are untied: two matrices
@@ -356,7 +356,7 @@ def test_the_lesson_views_show_the_real_batch_mask_and_adapter(tmp_path):
     assert table["tokens"].sum() == batch["input_ids"].shape[1] and len(figure.data) == 1
     learned = [sum(label != -100 for label in run.trainer.train_dataset[i]["labels"][1:]) for i in range(3)]
     assert list(table["learned"]) == learned  # the collator masks each example's first label (no cross-example loss)
-    html = views.loss_mask_html(run.train_set[0], AutoTokenizer.from_pretrained(models.model_path("tiny:llama")))
+    html = views.loss_mask_html(run.train_set[0], AutoTokenizer.from_pretrained(model_files.model_path("tiny:llama")))
     assert f"<b>{sum(label != -100 for label in run.train_set[0]['labels'])}</b> are learned" in html
     trainable, total = run.model.get_nb_trainable_parameters()
     assert views.adapter_size(run.model)["adapter parameters"] == f"{trainable:,}" and trainable < total

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
-from ..files import read_registry
 from ..names import check_name
+from ..registry import read_registry
 from . import formats
 from .records import Record
 

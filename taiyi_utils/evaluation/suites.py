@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..data.records import Record, group_sentences
 from ..data.sources import Source, get_source, load_sources, read_split
-from ..files import read_registry
 from ..names import check_name
+from ..registry import read_registry
 
 SUITES_FILE = Path(__file__).with_name("suites.yaml")
 METRICS = ("micro_f1", "macro_f1", "accuracy")

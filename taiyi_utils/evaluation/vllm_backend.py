@@ -28,12 +28,13 @@ class VllmEngine:
         from vllm import LLM
 
         from .. import model as models
+        from ..model_files import model_path
 
         self.dtype = "bfloat16" if models.resolve_precision(precision) == "bf16" else "float32"
         self.is_loaded_in_4bit = models.use_4bit(quantization)
         self.adapters = dict(adapters)
         self.engine = LLM(
-            model=models.model_path(base_model),
+            model=model_path(base_model),
             dtype=self.dtype,
             quantization="bitsandbytes" if self.is_loaded_in_4bit else None,
             enable_lora=bool(adapters),
