@@ -1,7 +1,7 @@
 """Run the numbered notebooks for a profile: ``python -m taiyi_utils.run --profile NAME``.
 
 Each notebook is executed by papermill with its section of ``params/NAME.yaml`` into
-``outputs/<run-id>/notebooks/``. ``manifest.json`` records the profile, resolved
+``outputs/<run-id>/notebooks/``. ``manifest.json`` (manifest.py) records the profile, resolved
 parameters, package versions, seed, git revision and, per notebook, status, times and
 the artifacts it wrote. Parameters are checked against each notebook's ``parameters``
 cell before anything runs.
@@ -16,22 +16,18 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
-import json
 import logging
 import os
-import platform
 import re
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import papermill as pm
 
-from .files import content_digest, read_json, write_json
+from . import manifest as manifests
+from .files import read_json, write_json
 from .memory import ChildrenPeak
 from .paths import REPO_ROOT
 from .profiles import NOTEBOOK_DIR, PIPELINE, ParameterError, load_profile, resolve_params
@@ -50,19 +46,6 @@ class _CheckedParameters(logging.Filter):
 logging.getLogger("papermill").addFilter(_CheckedParameters())
 
 OUTPUTS_DIR = REPO_ROOT / "outputs"
-PACKAGES = (
-    "torch",
-    "transformers",
-    "peft",
-    "accelerate",
-    "datasets",
-    "bitsandbytes",
-    "papermill",
-    "plotly",
-    "taiyi-workbench",
-)
-
-
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -79,141 +62,8 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def _git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        return rev.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _versions() -> dict[str, str]:
-    """Package versions, and the digest of the constraints file this environment's kind installs from (the CPU
-    lock, or the GPU one where torch is a CUDA build)."""
-    versions = {"python": platform.python_version()}
-    kind = "gpu" if _cuda_build() else "cpu"
-    constraints = REPO_ROOT / ".ci" / f"{kind}-constraints.txt"
-    if constraints.is_file():
-        versions[f"{constraints.name} sha256"] = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
-
-
-def _cuda_build() -> bool:
-    """Whether the installed torch is a CUDA build, read from its version.py (importing torch costs seconds)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("torch")
-    version = Path(spec.origin).with_name("version.py") if spec and spec.origin else None
-    found = re.search(r"^cuda\b.*=\s*'([^']+)'", version.read_text(), re.M) if version and version.is_file() else None
-    return found is not None
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def code_digest() -> str:
-    return content_digest(REPO_ROOT / "taiyi_utils", (".py", ".yaml"))
-
-
-def _files(run_dir: Path) -> dict[str, str]:
-    """Relative path -> content digest of everything the notebooks wrote: not the executed copies, and not the
-    training checkpoints, which no later notebook reads and whose own markers carry their digests."""
-    out = {}
-    for p in run_dir.rglob("*"):
-        relative = p.relative_to(run_dir)
-        if (
-            p.is_file()
-            and not p.is_symlink()
-            and relative.parts[0] != "notebooks"
-            and not any(part.startswith("checkpoints") for part in relative.parts[:-1])
-            and p.name != "manifest.json"
-            and not p.name.startswith(".")
-        ):
-            out[str(relative)] = content_digest(p)
-    return out
-
-
-def data_digest(root: Path, block: int = 1 << 16) -> str:
-    """A cheap digest of the corpus files under ``root``: each file's path, size and first and last 64 KiB, so a
-    file edited, replaced or added under the data root changes it (without reading gigabytes)."""
-    sha = hashlib.sha256()
-    for folder, dirs, names in sorted(os.walk(root)):  # os.walk follows no symlinked folder: no loops
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(folder) / name
-            try:
-                size = path.stat().st_size
-                with path.open("rb") as handle:
-                    head = handle.read(block)
-                    handle.seek(max(size - block, 0))
-                    tail = handle.read(block)
-            except OSError:
-                continue  # unreadable or a dangling link: curation reports what it needs
-            sha.update(f"{path.relative_to(root)}\0{size}\0".encode() + head + tail)
-    return sha.hexdigest()[:16]
-
-
-def _curation_data(params: dict) -> str:
-    """What notebook 01 reads besides its parameters: the content of the user's registry files and the corpus."""
-    from .paths import shared_data_root
-
-    registries = [content_digest(p) if Path(p).is_file() else "missing" for key in ("sources_files", "suites_files")
-                  for p in params.get(key, [])]  # fmt: skip
-    root = Path(params["data_root"]) if params.get("data_root") else shared_data_root()
-    return _digest({"registries": registries, "data": data_digest(root) if root and root.is_dir() else "tiny"})
-
-
-def _inputs(stem: str, params: dict, notebook: Path, code: str, manifest: dict, files: dict) -> dict[str, str]:
-    """What a notebook's result depends on; a completed notebook is reused only while all of these match.
-
-    ``upstream`` digests what the earlier notebooks wrote as it is on disk now (each artifact's content),
-    so a rerun upstream or a file edited by hand both count as a change; for curation, ``data`` digests the
-    user's registry files and the corpus under the data root.
-    """
-    upstream = {
-        s: _digest({f: files.get(f) for f in manifest["notebooks"].get(s, {}).get("artifacts", [])})
-        for s in PIPELINE[: PIPELINE.index(stem)]
-    }
-    inputs = {
-        "params": _digest(params),
-        "notebook": content_digest(notebook),
-        "code": code,
-        "upstream": _digest(upstream),
-    }
-    if stem == "01_curation":
-        inputs["data"] = _curation_data(params)
-    return inputs
-
-
-def _changed(entry: dict, inputs: dict, files: dict) -> str:
-    """Why a notebook must run again ('' when its completion still holds)."""
-    if entry.get("status") != "completed":
-        return {"stale": "an earlier notebook ran again"}.get(entry.get("status"), entry.get("status", "not run yet"))
-    missing = [f for f in entry.get("artifacts", []) if f not in files]
-    if missing:
-        return f"its outputs are missing ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
-    changed = [k for k, v in inputs.items() if entry.get("inputs", {}).get(k) != v]
-    names = {
-        "params": "its parameters",
-        "notebook": "the notebook file",
-        "code": "the package code",
-        "upstream": "what earlier notebooks wrote",
-        "data": "its registry files or the corpus",
-    }
-    return "changed: " + ", ".join(names[k] for k in changed) if changed else ""
 
 
 class _Lock:
@@ -292,18 +142,18 @@ def _run(path: Path, params: dict, notebooks: dict, selected: list[str], run_dir
         run_id=run_dir.name,
         params=params,
         seed=params.get("01_curation", {}).get("seed"),  # common: reaches every notebook's seed
-        versions=_versions(),
-        git_revision=_git_revision(),
+        versions=manifests.versions(),
+        git_revision=manifests.git_revision(),
     )
     manifest.setdefault("created", _now())
-    code = code_digest()
+    code = manifests.code_digest()
     done: dict[str, str] = {}  # what this call did per notebook: skipped, completed, failed, interrupted
     manifest["invocation"] = {"selected": selected, "outcome": done}
     for stem in selected:
         entry = manifest["notebooks"].get(stem, {})
-        files = _files(run_dir)
-        inputs = _inputs(stem, params[stem], notebooks[stem], code, manifest, files)
-        reason = "forced (--force)" if force else _changed(entry, inputs, files)
+        files = manifests.run_files(run_dir)
+        inputs = manifests.notebook_inputs(stem, params[stem], notebooks[stem], code, manifest, files)
+        reason = "forced (--force)" if force else manifests.why_rerun(entry, inputs, files)
         if not reason:
             log.info("%s: skipped: already completed with the same inputs", stem)
             done[stem] = "skipped"
@@ -397,7 +247,7 @@ def _execute(
                 else f"{type(err).__name__}: {err}"
             )
             entry.update(status="failed", error=reason)
-    after = _files(run_dir)
+    after = manifests.run_files(run_dir)
     entry.update(
         finished=_now(),
         seconds=round(time.monotonic() - start, 1),

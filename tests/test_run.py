@@ -12,6 +12,7 @@ import nbformat
 import pytest
 import yaml
 
+from taiyi_utils import manifest as manifests
 from taiyi_utils import run as runner
 
 
@@ -176,13 +177,13 @@ def test_an_unwritable_manifest_ends_failed_on_the_terminal(tmp_path, monkeypatc
 def test_a_rerun_notices_changed_code_and_marks_later_notebooks_stale(smoke_run, tmp_path, monkeypatch, capsys):
     outputs = tmp_path / "outputs"
     shutil.copytree(smoke_run[0], outputs / "t")
-    monkeypatch.setattr(runner, "code_digest", lambda: "a-code-fix")
+    monkeypatch.setattr(manifests, "code_digest", lambda: "a-code-fix")
     manifest = runner.run("smoke", only=["01"], run_id="t", outputs=outputs)
     printed = capsys.readouterr().out
     assert "01_curation: running (changed: the package code)" in printed and "01_curation: completed in" in printed
     assert [manifest["notebooks"][s]["status"] for s in runner.PIPELINE] == ["completed"] + ["stale"] * 4
     entry = manifest["notebooks"]["02_stage1_sft"]
-    assert runner._changed(entry, {}, {}) == "an earlier notebook ran again"
+    assert manifests.why_rerun(entry, {}, {}) == "an earlier notebook ran again"
     line, ok = runner.summary(manifest)  # what was asked completed: exit 0, and the summary says what is stale
     assert ok and line.startswith("summary: 1 completed; now stale") and "02_stage1_sft, 03_stage2_sft" in line
 
@@ -245,17 +246,23 @@ def test_a_hand_edited_upstream_file_invalidates_the_notebooks_that_read_it(tmp_
     (run_dir / "data" / "stage1.jsonl").write_text('{"a": 1}\n')
     manifest = {"notebooks": {"01_curation": {"status": "completed", "artifacts": ["data/stage1.jsonl"]}}}
     notebook = runner.NOTEBOOK_DIR / "02_stage1_sft.ipynb"
-    before = runner._inputs("02_stage1_sft", {"x": 1}, notebook, "code", manifest, runner._files(run_dir))
+    before = manifests.notebook_inputs(
+        "02_stage1_sft", {"x": 1}, notebook, "code", manifest, manifests.run_files(run_dir)
+    )
     entry = {"status": "completed", "inputs": before}
-    assert runner._changed(entry, before, {}) == ""
+    assert manifests.why_rerun(entry, before, {}) == ""
     data = run_dir / "data" / "stage1.jsonl"
     stat = data.stat()
     data.write_text('{"a": 9}\n')  # other bytes, the same size and (set back) modification time
     os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    after = runner._inputs("02_stage1_sft", {"x": 1}, notebook, "code", manifest, runner._files(run_dir))
-    assert runner._changed(entry, after, {}) == "changed: what earlier notebooks wrote"
-    other = runner._inputs("02_stage1_sft", {"x": 2}, notebook, "code", manifest, runner._files(run_dir))
-    assert runner._changed({"status": "completed", "inputs": after}, other, {}) == "changed: its parameters"
+    after = manifests.notebook_inputs(
+        "02_stage1_sft", {"x": 1}, notebook, "code", manifest, manifests.run_files(run_dir)
+    )
+    assert manifests.why_rerun(entry, after, {}) == "changed: what earlier notebooks wrote"
+    other = manifests.notebook_inputs(
+        "02_stage1_sft", {"x": 2}, notebook, "code", manifest, manifests.run_files(run_dir)
+    )
+    assert manifests.why_rerun({"status": "completed", "inputs": after}, other, {}) == "changed: its parameters"
 
 
 def test_a_notebook_run_by_hand_writes_under_the_repositorys_outputs(tmp_path):
