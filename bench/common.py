@@ -95,3 +95,22 @@ def peak_flops(seconds: float = 3.0) -> tuple[float, str]:
         if cuda:
             torch.cuda.synchronize()
     return 2 * n**3 * runs / (time.perf_counter() - start), str(dtype).replace("torch.", "")
+
+
+def alternating(paths: list[str], rounds: int, measure) -> dict[str, list]:
+    """``measure(path)`` for every path, 2 x ``rounds`` times, in the order A B .. then .. B A each round: a change
+    of load during the run (another job starting, the machine warming) cannot favour one path."""
+    runs = {path: [] for path in paths}
+    for sequence in [paths, paths[::-1]] * rounds:
+        for path in sequence:
+            runs[path].append(measure(path))
+    return runs
+
+
+def median_ratio(values: list[float], reference: list[float]) -> tuple[float, str]:
+    """The median of the per-run ratios ``values[i] / reference[i]`` (runs pair in order: A1 and B1 ran back to
+    back, as did B2 and A2) and their range, e.g. ``(1.31, "1.12-1.40")``."""
+    import statistics
+
+    ratios = sorted(v / r for v, r in zip(values, reference))
+    return statistics.median(ratios), f"{ratios[0]:.2f}-{ratios[-1]:.2f}"

@@ -63,32 +63,12 @@ def sorted_batches(indices: list[int], prompt_tokens: list[int], batch_size: int
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def fixed_batches(
-    model, tokenizer, texts: list[str], caps: list[int], batches: list[list[int]], forced: bool = False
-) -> dict[int, str]:
-    """transformers' generate on each batch of texts, answers by index; ``forced`` runs every answer to its
-    batch's limit."""
-    import torch
+def forced_steps(model, prompt_ids: list[list[int]], new_tokens: int) -> None:
+    """Decode every prompt together to exactly ``new_tokens`` tokens (no end token stops one): batching's best
+    case, for timing a decode step at that many rows."""
+    from taiyi_utils.evaluation.engines import ContinuousBatching
 
-    answers = {}
-    with torch.inference_mode():
-        for batch in batches:
-            enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
-            limit = max(caps[i] for i in batch)
-            out = model.generate(
-                **enc.to(model.device),
-                max_new_tokens=limit,
-                min_new_tokens=limit if forced else None,
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-            for i, ids in zip(batch, out[:, enc["input_ids"].shape[1] :]):
-                answers[i] = tokenizer.decode(ids[: caps[i]], skip_special_tokens=True).strip()
-    return answers
+    ContinuousBatching(model, batch_size=len(prompt_ids)).answer_ids(prompt_ids, [new_tokens] * len(prompt_ids), None)
 
 
 def prefill_seconds(model, tokenizer, texts: list[str]) -> float:
@@ -129,6 +109,7 @@ def main() -> int:
 
     from taiyi_utils import model as models
     from taiyi_utils.chat import render_prompt
+    from taiyi_utils.evaluation.engines import ContinuousBatching, PlainBatches
     from taiyi_utils.evaluation.generate import generate
     from taiyi_utils.evaluation.score import score_row
 
@@ -140,25 +121,23 @@ def main() -> int:
     texts = [render_prompt(h, tokenizer) for h in humans]
     prompt_tokens, caps = [count(t) for t in texts], limits(rows, tokenizer, args.max_new_tokens)
     everything, batch = list(range(len(rows))), args.batch_size
-    in_order = lambda found: [found[i] for i in everything]  # noqa: E731
     ways = {
-        f"fixed batches of {batch}": lambda: in_order(
-            fixed_batches(model, tokenizer, texts, caps, sorted_batches(everything, prompt_tokens, batch))
-        ),
-        f"continuous batching, {batch} rows (workbench)": lambda: generate(
-            model, tokenizer, humans, max_new_tokens=caps, batch_size=batch, desc="workbench"
-        ),
+        f"fixed batches of {batch}": PlainBatches(model, batch),
+        f"continuous batching, {batch} rows (workbench)": ContinuousBatching(model, batch),
     }
+    answer = lambda engine, chosen: generate(  # noqa: E731
+        engine, tokenizer, [humans[i] for i in chosen], max_new_tokens=[caps[i] for i in chosen], desc="bench"
+    )
     # one at a time in two halves, before and after the batched ways, so a drift in machine speed biases neither
     single = {}
     one_at_a_time = lambda half: timed(  # noqa: E731
-        lambda: single.update(fixed_batches(model, tokenizer, texts, caps, [[i] for i in half]))
+        lambda: single.update(zip(half, answer(PlainBatches(model, batch_size=1), half)))
     )[1]
     half_seconds, answers, seconds_of = [one_at_a_time(everything[::2])], {}, {}
-    for label, way in ways.items():
-        answers[label], seconds_of[label] = timed(way)
+    for label, engine in ways.items():
+        answers[label], seconds_of[label] = timed(lambda engine=engine: answer(engine, everything))
     half_seconds.append(one_at_a_time(everything[1::2]))
-    answers["one at a time"], seconds_of["one at a time"] = in_order(single), sum(half_seconds)
+    answers["one at a time"], seconds_of["one at a time"] = [single[i] for i in everything], sum(half_seconds)
     table = []
     for label in ["one at a time", *ways]:
         generated, single = sum(map(count, answers[label])), seconds_of["one at a time"]
@@ -177,12 +156,8 @@ def main() -> int:
     shortest = sorted_batches(everything, prompt_tokens, batch)[0]
     step_ms = {}  # a decode step at b rows: every answer forced to 1 and to --probe-tokens tokens
     for b in (1, batch):
-        short, long = (
-            timed(
-                lambda n=n, b=b: fixed_batches(model, tokenizer, texts, [n] * len(texts), [shortest[:b]], forced=True)
-            )[1]
-            for n in (1, args.probe_tokens)
-        )
+        ids = [tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in shortest[:b]]
+        short, long = (timed(lambda n=n, ids=ids: forced_steps(model, ids, n))[1] for n in (1, args.probe_tokens))
         step_ms[b] = (long - short) / (args.probe_tokens - 1) * 1000
     prefill = prefill_seconds(model, tokenizer, texts)
     workbench = list(ways)[-1]

@@ -7,18 +7,21 @@
 with AVX512-BF16 or AMX); elsewhere CPU autocast emulates bf16, which this script shows too.
 Training: the workbench's padding-free LoRA path, fp32 weights, bf16 through the Trainer's autocast.
 Decoding: the workbench's continuous batching, weights loaded in each dtype. Reports tokens/s, the
-ratio to fp32, the last training loss and how many greedy answers equal fp32's.
+ratio to fp32 (the median of per-run ratios, with their range: the precisions run fp32 bf16 bf16 fp32 per
+round, so a change of load during the run cannot fake a ratio), the last training loss and how many greedy
+answers equal fp32's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import parse, report  # bench/common.py (the script's folder is on sys.path)
+from common import alternating, median_ratio, parse, report  # bench/common.py (the script's folder is on sys.path)
 from train_throughput import bench_config, curated_mixture
 
 
@@ -62,28 +65,37 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=1, help="each round runs fp32 bf16 bf16 fp32")
     args = parse(parser, model="tiny:llama", steps=1, batch_size=2, max_length=64, prompts=2, new_tokens=4)
     torch.manual_seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = curated_mixture(Path(tmp), args.max_length, 50)
         prompts = [json.loads(line)["conversation"][0]["human"] for line in data.open()][: args.prompts]
-        results = {}
-        for precision in ("fp32", "bf16"):
+
+        def measure(precision: str) -> dict:
             trained = train_rate(args.model, data, precision, args.steps, args.batch_size, args.max_length)
             decoded, answers = decode_rate(args.model, prompts, precision, args.new_tokens)
-            results[precision] = (trained, decoded, answers)
-    fp32 = results["fp32"]
-    for precision, (trained, decoded, answers) in results.items():
+            return {"train": trained["tok/s"], "loss": trained["loss"], "decode": decoded, "answers": answers}
+
+        runs = alternating(["fp32", "bf16"], args.rounds, measure)
+    fp32 = runs["fp32"]
+    for precision, measured in runs.items():
+        train, train_spread = median_ratio([m["train"] for m in measured], [m["train"] for m in fp32])
+        decode, decode_spread = median_ratio([m["decode"] for m in measured], [m["decode"] for m in fp32])
+        answers = measured[-1]["answers"]
         rows.append(
             {
                 "precision": precision,
-                "train tok/s": trained["tok/s"],
-                "train x fp32": trained["tok/s"] / fp32[0]["tok/s"],
-                "last loss": trained["loss"],
-                "decode tok/s": decoded,
-                "decode x fp32": decoded / fp32[1],
-                "answers equal to fp32": f"{sum(a == b for a, b in zip(answers, fp32[2]))}/{len(answers)}",
+                "runs": len(measured),
+                "train tok/s (median)": statistics.median(m["train"] for m in measured),
+                "train x fp32": train,
+                "train spread": train_spread,
+                "last loss": measured[-1]["loss"],
+                "decode tok/s (median)": statistics.median(m["decode"] for m in measured),
+                "decode x fp32": decode,
+                "decode spread": decode_spread,
+                "answers equal to fp32": f"{sum(a == b for a, b in zip(answers, fp32[-1]['answers']))}/{len(answers)}",
             }
         )
     report(
@@ -92,7 +104,8 @@ def main() -> int:
         [
             f"{args.model}; training: {args.steps} measured steps of {args.batch_size} examples up to "
             f"{args.max_length} tokens (padding-free LoRA, the demo's stage-2 mixture); decoding: {len(prompts)} "
-            f"prompts x {args.new_tokens} new tokens, continuous batching, greedy.",
+            f"prompts x {args.new_tokens} new tokens, continuous batching, greedy; {args.rounds} round(s) of "
+            "fp32 bf16 bf16 fp32, ratios the median of the per-run ratios (spread: their range).",
             f"native bf16 here: {models.native_bf16()}, so precision 'auto' resolves to "
             f"{models.resolve_precision('auto')}.",
         ],

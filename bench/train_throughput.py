@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import parse, peak_flops, report  # bench/common.py (the script's folder is on sys.path)
+from common import alternating, median_ratio, parse, peak_flops, report  # bench/common.py (on sys.path)
 
 from taiyi_utils.paths import REPO_ROOT
 
@@ -209,9 +209,9 @@ def run_worker(path: str, model: str, data: Path, args) -> dict:
 
 def _row(model: str, path: str, runs: list[dict], reference: list[dict], flops: float) -> dict:
     """A path's median over its runs, and its speed against the reference path (the first) as the median of
-    the per-run ratios with their spread (runs pair up in order: A1/B1 ran back to back, as did B2/A2)."""
+    the per-run ratios with their spread (``common.median_ratio``)."""
     rate = [r["real_tokens"] / r["seconds"] for r in runs]
-    ratios = sorted(a / (b["real_tokens"] / b["seconds"]) for a, b in zip(rate, reference))
+    ratio, spread = median_ratio(rate, [r["real_tokens"] / r["seconds"] for r in reference])
     last = runs[-1]
     predicted = (reference[0]["computed_tokens"] / reference[0]["real_tokens"]) / (
         last["computed_tokens"] / last["real_tokens"]
@@ -227,8 +227,8 @@ def _row(model: str, path: str, runs: list[dict], reference: list[dict], flops: 
         "MFU %": 100 * 4 * last["parameters"] * statistics.median(rate) / flops,
         "last loss": last["last_loss"],
         "predicted x first": predicted,
-        "measured x first (median)": statistics.median(ratios),
-        "spread": f"{ratios[0]:.2f}-{ratios[-1]:.2f}",
+        "measured x first (median)": ratio,
+        "spread": spread,
     }
 
 
@@ -273,11 +273,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data = single_turn(curated_mixture(Path(tmp), args.max_length, args.records))
         for model in args.model or ["embedded:smollm2-135m", "tiny:llama"]:
-            # A B .. then .. B A, each round: a change of load during the run cannot favour one path
-            runs = {path: [] for path in paths}
-            for sequence in [paths, paths[::-1]] * args.rounds:
-                for path in sequence:
-                    runs[path].append(run_worker(path, model, data, args))
+            runs = alternating(paths, args.rounds, lambda path, model=model: run_worker(path, model, data, args))
             rows += [_row(model, path, runs[path], runs[paths[0]], flops) for path in paths]
     report(
         "Training throughput (bench/train_throughput.py)",
