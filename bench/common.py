@@ -37,7 +37,7 @@ def versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
-    for package in ("torch", "transformers", "peft", "bitsandbytes", "datasets"):
+    for package in ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets"):
         try:
             found.append(f"{package} {version(package)}")
         except PackageNotFoundError:

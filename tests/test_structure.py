@@ -71,3 +71,11 @@ def test_evaluation_viz_and_curation_hold_no_task_names():
         if isinstance(node, ast.Constant) and node.value in names
     ]
     assert found == []
+
+
+def test_every_scored_task_is_written_by_one_entry():
+    from taiyi_utils.data.instruct import WRITERS
+    from taiyi_utils.tasks import TASKS
+
+    written_as = {task.rows_as or name for name, task in TASKS.items()}  # multi-label prompts are curated as cls
+    assert written_as <= set(WRITERS) and all(WRITERS[name].family for name in written_as)

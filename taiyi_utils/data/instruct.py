@@ -21,19 +21,6 @@ from .records import QA, Classification, Dialogue, Document, Record, TextPair, T
 from .sources import Source
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-FAMILY = {
-    "ner": "NER",
-    "re": "RE",
-    "ee": "EE",
-    "cdee": "EE",
-    "cls": "TC",
-    "norm": "NEN",
-    "textpair": "TP",
-    "qa": "QA",
-    "dialogue": "MRD",
-    "translation": "MT",
-    "title": "TT",
-}
 JOIN = {"en": ", ", "zh": "，"}
 RELATION_CANDIDATES = 8  # RE prompts of larger schemas list this many types, drawn per record (see _re)
 
@@ -219,20 +206,32 @@ def _verbatim(rec: Dialogue, ctx: Context) -> Iterator[Item]:
     yield "", list(rec.turns), rec.turns[-1][1], []
 
 
-BUILDERS: dict[str, tuple[type, Callable[[Record, Context], Iterator[Item]]]] = {
-    "ner": (Document, _ner),
-    "re": (Document, _re),
-    "ee": (Document, _ee),
-    "title": (Document, _title),
-    "cls": (Classification, _cls),
-    "norm": (Classification, _norm),
-    "qa": (QA, _qa),
-    "textpair": (TextPair, _textpair),
-    "cdee": (Document, _cdee),
-    "dialogue": (Dialogue, _dialogue),
-    "translation": (Translation, _translation),
-    "verbatim": (Dialogue, _verbatim),
+@dataclass(frozen=True)
+class Writer:
+    """How one task's instruction pairs are written: the records it reads, the builder, the task family its pairs
+    are counted under (Taiyi's categories), and whether RE pairs carry their arguments' other mentions."""
+
+    reads: type
+    build: Callable[[Record, Context], Iterator[Item]]
+    family: str
+    aliases: bool = False
+
+
+WRITERS: dict[str, Writer] = {  # one entry per task; tasks.py scores the ones with a gold structure
+    "ner": Writer(Document, _ner, "NER"),
+    "re": Writer(Document, _re, "RE", aliases=True),
+    "ee": Writer(Document, _ee, "EE"),
+    "title": Writer(Document, _title, "TT"),
+    "cls": Writer(Classification, _cls, "TC"),
+    "norm": Writer(Classification, _norm, "NEN"),
+    "qa": Writer(QA, _qa, "QA"),
+    "textpair": Writer(TextPair, _textpair, "TP"),
+    "cdee": Writer(Document, _cdee, "EE"),
+    "dialogue": Writer(Dialogue, _dialogue, "MRD"),
+    "translation": Writer(Translation, _translation, "MT"),
+    "verbatim": Writer(Dialogue, _verbatim, ""),  # the family comes from the data (its category) or the source
 }
+FAMILIES = {w.family for w in WRITERS.values()} - {""}
 
 
 def inventory(records: list[Record]) -> dict[str, list[str]]:
@@ -256,10 +255,10 @@ def _aliases(doc: Document) -> dict[str, list[str]]:
 
 
 def _family(task: str, rec: Record, source: Source) -> str:
-    if task == "verbatim":
+    if not WRITERS[task].family:
         prefix = getattr(rec, "category", "").split("-")[0]
-        return prefix if prefix in FAMILY.values() else (source.family or "MRD")
-    return source.family or FAMILY[task]
+        return prefix if prefix in FAMILIES else (source.family or "MRD")
+    return source.family or WRITERS[task].family
 
 
 def build_pairs(
@@ -289,17 +288,17 @@ def build_pairs(
     )
     pairs = []
     for task in tasks or source.tasks:
-        if task not in BUILDERS:
-            raise ValueError(f"source {source.key!r}: unknown task {task!r}; known: {', '.join(BUILDERS)}")
-        record_type, builder = BUILDERS[task]
+        if task not in WRITERS:
+            raise ValueError(f"source {source.key!r}: unknown task {task!r}; known: {', '.join(WRITERS)}")
+        writer = WRITERS[task]
         for rec in records:
-            if not isinstance(rec, record_type):
+            if not isinstance(rec, writer.reads):
                 raise TypeError(
-                    f"source {source.key!r}: task {task!r} needs {record_type.__name__} records, "
+                    f"source {source.key!r}: task {task!r} needs {writer.reads.__name__} records, "
                     f"got {type(rec).__name__}"
                 )
             language = f"{rec.source_lang}-{rec.target_lang}" if isinstance(rec, Translation) else source.language
-            for suffix, turns, gold, options in builder(rec, ctx):
+            for suffix, turns, gold, options in writer.build(rec, ctx):
                 pairs.append(
                     {
                         "conversation_id": f"{source.key}:{task}:{rec.id}" + (f":{suffix}" if suffix else ""),
@@ -314,6 +313,6 @@ def build_pairs(
                         "options": options,
                     }
                 )
-                if task == "re" and any(r.head_id for r in getattr(rec, "relations", [])):
+                if writer.aliases and any(r.head_id for r in rec.relations):
                     pairs[-1]["aliases"] = _aliases(rec)
     return pairs
