@@ -1,12 +1,13 @@
 """``python -m taiyi_utils.evaluation score ...`` scores answer files; ``... compare RUN_A RUN_B`` compares two runs;
 ``... run --run-dir outputs/<id> --out DIR`` answers and scores a run's suites for its models, as notebook 04 does.
 
-``run``: the run's own notebook-04 settings (its manifest) and adapters; under ``accelerate launch --multi_gpu
---num_processes N`` each process answers a shard of the prompts (on a CPU-only machine the same command forms a
-gloo group; accelerate's ``--cpu`` alone starts one process unless given an MPI hostfile) (data parallel: one model copy per device), then the first joins
-the answers and writes ``DIR/predictions.jsonl``, ``metrics.json`` and ``comparison.json``, identical to one
-process's. On vLLM (``backend: vllm``) run one process: vLLM spreads one model over GPUs itself
-(``tensor_parallel_size``), and several processes would each start their own engine.
+``run``: the run's own notebook-04 settings (its manifest) and adapters. Under ``accelerate launch --multi_gpu
+--num_processes N`` it is data parallel, one model copy per device: each process answers a shard of the prompts
+into its own part of the answer cache, then the first joins the parts and writes ``DIR/predictions.jsonl``,
+``metrics.json`` and ``comparison.json``, identical to one process's. On a CPU-only machine the same command forms
+a gloo group (accelerate's ``--cpu`` alone starts one process unless given an MPI hostfile). On vLLM
+(``backend: vllm``) run one process: vLLM spreads one model over GPUs itself (``tensor_parallel_size``), and
+several processes would each start their own engine.
 
 ``compare RUN_A RUN_B [--models LABEL ...] [--json]``: for each model the two run folders share (or each one
 named), B minus A per suite and on the average, paired on the records both answered, with 95% intervals
