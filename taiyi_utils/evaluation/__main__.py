@@ -6,8 +6,8 @@
 into its own part of the answer cache, then the first joins the parts and writes ``DIR/predictions.jsonl``,
 ``metrics.json`` and ``comparison.json``, identical to one process's. On a CPU-only machine the same command forms
 a gloo group (accelerate's ``--cpu`` alone starts one process unless given an MPI hostfile). On vLLM
-(``backend: vllm``) run one process: vLLM spreads one model over GPUs itself (``tensor_parallel_size``), and
-several processes would each start their own engine.
+(``backend: vllm``) run one process: the engine splits the model over every visible GPU (tensor parallelism;
+``CUDA_VISIBLE_DEVICES`` picks them), and several processes would each start their own engine.
 
 ``compare RUN_A RUN_B [--models LABEL ...] [--json]``: for each model the two run folders share (or each one
 named), B minus A per suite and on the average, paired on the records both answered, with 95% intervals

@@ -12,7 +12,11 @@ from contextlib import contextmanager
 
 
 class VllmEngine:
-    """A vLLM engine over ``base_model`` acting as the base or as one of ``adapters`` (label -> folder)."""
+    """A vLLM engine over ``base_model`` acting as the base or as one of ``adapters`` (label -> folder).
+
+    The model is split over every visible GPU (tensor parallelism, ``tensor_parallel_size``); choose the GPUs
+    with ``CUDA_VISIBLE_DEVICES``. A model that fits one GPU answers faster as one engine per GPU, which vLLM
+    runs as separate processes: not wired here (the transformers engines shard under accelerate instead)."""
 
     backend = "vllm"
 
@@ -25,6 +29,7 @@ class VllmEngine:
         trust_remote_code: bool = False,
         max_lora_rank: int = 64,
     ):
+        import torch
         from vllm import LLM
 
         from .. import model as models
@@ -41,6 +46,7 @@ class VllmEngine:
             max_lora_rank=max_lora_rank,
             max_loras=max(1, len(adapters)),
             trust_remote_code=trust_remote_code,
+            tensor_parallel_size=max(1, torch.cuda.device_count()),
             seed=0,
         )
         self.lora = None
