@@ -80,11 +80,15 @@ def report(title: str, rows: list[dict], notes: list[str] = ()) -> str:
 
 
 def peak_flops(seconds: float = 3.0) -> tuple[float, str]:
-    """Measured dense matmul FLOP/s in the dtype training computes in (bf16 on CUDA, fp32 on CPU)."""
+    """Measured dense matmul FLOP/s in the dtype training computes in (``precision: auto``: bf16 on CUDA and on a
+    CPU with native bf16, else fp32)."""
     import torch
 
+    from taiyi_utils.model import resolve_precision
+
     cuda = torch.cuda.is_available()
-    dtype, n = (torch.bfloat16, 8192) if cuda else (torch.float32, 2048)
+    dtype = torch.bfloat16 if resolve_precision("auto") == "bf16" else torch.float32
+    n = 8192 if cuda else 2048
     a = torch.randn(n, n, dtype=dtype, device="cuda" if cuda else "cpu")
     b = torch.randn_like(a)
     a @ b  # warm-up
