@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from .. import answers
+from ..tasks import TASKS
 from .records import QA, Classification, Dialogue, Document, Record, TextPair, Translation, annotation_counts, main_text
 from .sources import Source
 
@@ -74,8 +75,15 @@ class Context:
 Item = tuple[str, list[tuple[str, str]], object, list[str]]  # (suffix, turns, gold, options)
 
 
+def _names(task: str, ctx: Context) -> dict[str, str]:
+    """Corpus name -> shown name of the types a task's prompts offer: the source's own map, else every name of the
+    whole split; where to look is the scoring registry's ``names_from``, which curation checks suites against."""
+    attribute, key = TASKS[task].names_from
+    return getattr(ctx.source, attribute) or {name: name for name in ctx.inventory[key]}
+
+
 def _ner(doc: Document, ctx: Context) -> Iterator[Item]:
-    names = ctx.source.types or {t: t for t in ctx.inventory["entities"]}
+    names = _names("ner", ctx)
     by_type: dict[str, list[str]] = {name: [] for name in names.values()}
     for entity in doc.entities:
         if entity.type in names:
@@ -92,7 +100,7 @@ def _re(doc: Document, ctx: Context) -> Iterator[Item]:
     ``relation_candidates`` types drawn at random for each record (seeded by its id) whatever its gold holds,
     and the gold keeps the listed types only: a listed type is present as often as any type of the schema,
     so the list gives no hint of the answer."""
-    names = ctx.source.relations or {r: r for r in ctx.inventory["relations"]}
+    names = _names("re", ctx)
     listed = list(dict.fromkeys(names.values()))
     if len(listed) > ctx.relation_candidates:
         listed = ctx.record_rng(doc.id).sample(listed, ctx.relation_candidates)
