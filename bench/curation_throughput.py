@@ -20,7 +20,7 @@ def main() -> int:
     from taiyi_utils.data import quality
     from taiyi_utils.data.instruct import build_pairs
     from taiyi_utils.data.sources import load_sources, read_split
-    from taiyi_utils.memory import peak_memory_gb
+    from taiyi_utils.memory import peak_memory_gib
     from taiyi_utils.paths import SHARED_RAW
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -76,7 +76,7 @@ def main() -> int:
             "records/s": records / total_s,
         }
     )
-    peak = peak_memory_gb()
+    peak = peak_memory_gib()
     report(
         "Curation throughput (bench/curation_throughput.py)",
         rows,

@@ -73,7 +73,7 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
     from taiyi_utils import model as models
-    from taiyi_utils.memory import peak_memory_gb
+    from taiyi_utils.memory import peak_memory_gib
     from taiyi_utils.train import setup
 
     class StepClock(TrainerCallback):
@@ -115,7 +115,7 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
     counted = recording.batches[1 : steps + 1]
     seconds = clock.ends[-1] - clock.ends[0]
     grad_norms = [h["grad_norm"] for h in trainer.state.log_history if "grad_norm" in h]
-    peak = peak_memory_gb()
+    peak = peak_memory_gib()
     return {
         "computed_tokens": sum(c for c, _ in counted),
         "real_tokens": sum(r for _, r in counted),

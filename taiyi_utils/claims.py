@@ -133,9 +133,9 @@ def stage(run_dir: str | Path, number: int) -> list[Check]:
             "depends",
         ),
         Check(
-            "On CPU the stage's process stays under 3 GB (one example per forward, bf16 frozen weights).",
-            f"peak {card['peak_memory_gb']:.2f} GB" + ("" if cpu else " of GPU memory (the claim is about CPU)"),
-            _verdict(card["peak_memory_gb"] < 3) if cpu else "depends",
+            "On CPU the stage's process stays under 3 GiB (one example per forward, bf16 frozen weights).",
+            f"peak {card['peak_memory_gib']:.2f} GiB" + ("" if cpu else " of GPU memory (the claim is about CPU)"),
+            _verdict(card["peak_memory_gib"] < 3) if cpu else "depends",
         ),
     ]
     return checks

@@ -123,7 +123,7 @@ def render(run_dir: str | Path) -> Path:
 def _index_page(run_dir: Path, manifest: dict, entries: list[tuple[str, str, dict]]) -> str:
     rows = "".join(
         f"<tr><td><a href='{stem}.html'>{html.escape(title)}</a></td><td>{html.escape(entry.get('status', '?'))}"
-        f"</td><td>{entry.get('seconds', '')}</td><td>{entry.get('peak_memory_gb', '')}</td></tr>"
+        f"</td><td>{entry.get('seconds', '')}</td><td>{entry.get('peak_memory_gib', '')}</td></tr>"
         for stem, title, entry in entries
     )
     profile = html.escape(str(manifest.get("profile", "?")))
@@ -135,7 +135,7 @@ def _index_page(run_dir: Path, manifest: dict, entries: list[tuple[str, str, dic
         f"<p>Profile <code>{profile}</code>, revision <code>{html.escape(str(manifest.get('git_revision', '?')))}"
         "</code>. Each page is an executed notebook: its plots, tables and the checks of its own statements against "
         "this run. Widgets are replaced by their static exports.</p>"
-        "<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>kernel peak (GB)</th></tr>"
+        "<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>kernel peak (GiB)</th></tr>"
         f"{rows}</table></body></html>"
     )
 

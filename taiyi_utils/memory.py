@@ -12,7 +12,7 @@ import resource
 import threading
 
 
-def peak_memory_gb() -> float:
+def peak_memory_gib() -> float:
     """Peak GPU memory allocated, or this process's peak resident memory on CPU (GiB)."""
     import torch
 
@@ -37,17 +37,17 @@ if _LIBC is not None:  # at most two malloc arenas (the main thread and torch's 
 def release_freed_memory() -> None:
     """Hand the heap pages freed since the last call back to the system (glibc only; elsewhere nothing).
     Without it the pages each training step's activations freed stay resident and fragment: a demo stage grew
-    to 4.3 GB, 2.6 GB with it."""
+    to 4.3 GiB, 2.6 GiB with it."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
 
 class ChildrenPeak:
-    """Samples the resident memory of this process's children (a notebook's kernel) while open; ``gb`` is the
+    """Samples the resident memory of this process's children (a notebook's kernel) while open; ``gib`` is the
     highest total seen. A kernel's own peak is not readable from outside once it exits, hence the sampling."""
 
     def __init__(self, interval: float = 0.2):
-        self.interval, self.gb = interval, 0.0
+        self.interval, self.gib = interval, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -62,7 +62,7 @@ class ChildrenPeak:
                     total += child.memory_info().rss
                 except psutil.Error:  # exited between listing and reading
                     pass
-            self.gb = max(self.gb, total / 2**30)
+            self.gib = max(self.gib, total / 2**30)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> ChildrenPeak:

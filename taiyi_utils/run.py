@@ -165,7 +165,7 @@ def _run(path: Path, params: dict, notebooks: dict, selected: list[str], run_dir
             log.info("%s: %s: %s\n  see the executed notebook: %s", stem, entry["status"], entry["error"],
                      entry["output_notebook"])  # fmt: skip
             break
-        log.info("%s: completed in %.1f s, kernel peak %.1f GB", stem, entry["seconds"], entry["peak_memory_gb"])
+        log.info("%s: completed in %.1f s, kernel peak %.2f GiB", stem, entry["seconds"], entry["peak_memory_gib"])
     return manifest
 
 
@@ -251,7 +251,7 @@ def _execute(
     entry.update(
         finished=_now(),
         seconds=round(time.monotonic() - start, 1),
-        peak_memory_gb=round(kernel.gb, 2),  # the kernel's resident peak
+        peak_memory_gib=round(kernel.gib, 2),  # the kernel's resident peak
         artifacts=sorted(f for f, t in after.items() if before.get(f) != t),
     )
     problem = _save(manifest_path, manifest)

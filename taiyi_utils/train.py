@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .files import atomic_write_text, content_digest, follow_umask, read_jsonl, write_json
-from .memory import peak_memory_gb, release_freed_memory
+from .memory import peak_memory_gib, release_freed_memory
 from .registry import load_yaml
 from .settings import TrainConfig
 
@@ -484,7 +484,7 @@ def fit(run: Setup) -> dict:
         "tokens_seen": tokens,
         "seconds": round(seconds, 1),
         "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
-        "peak_memory_gb": round(peak_memory_gb(), 2),
+        "peak_memory_gib": round(peak_memory_gib(), 2),
         "trainable_parameters": trainable,
         "total_parameters": sum(p.numel() for p in trainer.model.parameters()),
         "first_loss": next((h["loss"] for h in history if "loss" in h), None),

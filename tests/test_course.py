@@ -66,7 +66,7 @@ def _stage_files(folder: Path, losses: list[float], evals: list[float], rates: d
         + [{"step": i * len(losses), "eval_loss": v} for i, v in enumerate(evals)],
     )
     card = {"steps": len(losses), "seconds": 90, "tokens_seen": 1000, "device": "cpu", "precision": "bf16"}
-    write_json(folder / "train_card.json", {**card, "peak_memory_gb": 2.5, "probe_format_rate": rates})
+    write_json(folder / "train_card.json", {**card, "peak_memory_gib": 2.5, "probe_format_rate": rates})
 
 
 def test_stage_claims_say_when_the_run_disagrees(tmp_path):

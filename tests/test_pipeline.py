@@ -28,7 +28,7 @@ def test_each_stage_trains_to_its_pinned_losses(smoke_run, stage):
         corpus = "shared" if shared_data_root() else "tiny"
         assert (card["first_loss"], card["last_loss"]) == pytest.approx(PINNED_CPU_LOSS[corpus][stage], rel=1e-4)
     assert card["last_loss"] < card["first_loss"]
-    assert card["steps"] == 12 and card["tokens_seen"] > 0 and card["peak_memory_gb"] > 0
+    assert card["steps"] == 12 and card["tokens_seen"] > 0 and card["peak_memory_gib"] > 0
     for name in (
         "adapter/adapter_model.safetensors",
         "adapter/adapter_config.json",

@@ -167,7 +167,7 @@ def lineage_table(cards: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-CARD_FIELDS = ("steps", "tokens_seen", "seconds", "tokens_per_second", "peak_memory_gb", "trainable_parameters",
+CARD_FIELDS = ("steps", "tokens_seen", "seconds", "tokens_per_second", "peak_memory_gib", "trainable_parameters",
                "first_loss", "last_loss", "final_eval_loss", "resumed_from")  # fmt: skip
 
 
