@@ -131,14 +131,12 @@ def worker(path: str, model: str, data: str, steps: int, batch_size: int, max_le
 def trl_trainer(config, clock):
     """TRL's SFTTrainer on the same base model, LoRA, examples (same shuffle) and batch settings as ``setup``."""
     import datasets
-    import torch
     from trl import SFTConfig, SFTTrainer
 
     from taiyi_utils import model as models
     from taiyi_utils.files import read_jsonl
-    from taiyi_utils.train import training_arguments
+    from taiyi_utils.train import training_arguments, uses_checkpointing
 
-    cuda = torch.cuda.is_available()
     quantized = models.use_4bit(config.quantization)
     precision = models.resolve_precision(config.precision)
     rows = [
@@ -149,9 +147,8 @@ def trl_trainer(config, clock):
         for r in read_jsonl(config.data)
     ]
     base = models.load_base_model(config.base_model, "nf4" if quantized else "none", precision=precision)
-    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
     args = SFTConfig(
-        **{**training_arguments(config, precision, checkpointing), "logging_steps": 1},
+        **{**training_arguments(config, precision, uses_checkpointing(config)), "logging_steps": 1},
         output_dir=config.output_dir,
         save_strategy="no",
         max_length=None,  # the curated examples already fit max_length; TRL enforces it only when packing

@@ -305,7 +305,6 @@ def _adapted_model(config: TrainConfig) -> tuple:
     """(base model with the stage's trainable adapter, tokenizer, 4-bit?, precision, gradient checkpointing?).
     The adapter is new, the earlier stage's made trainable (``init_adapter``), or new over a base the earlier
     adapter was merged into (``init_mode: merge``)."""
-    import torch
     from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
 
     from . import model as models
@@ -317,8 +316,7 @@ def _adapted_model(config: TrainConfig) -> tuple:
         config.base_model, "nf4" if quantized else "none", config.trust_remote_code, precision=precision
     )
     base.config.use_cache = False  # with a KV cache transformers drops the block mask padding-free batches need
-    cuda = torch.cuda.is_available()
-    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing == "true"
+    checkpointing = uses_checkpointing(config)
     if quantized:
         base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=checkpointing)
     new_adapter = models.lora_config(config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_target)
@@ -370,6 +368,15 @@ def _trainer_arguments(config: TrainConfig, out: Path, precision: str, checkpoin
         remove_unused_columns=False,
         prediction_loss_only=True,  # eval needs the loss only; gathering vocabulary-wide logits is slow
     )
+
+
+def uses_checkpointing(config: TrainConfig) -> bool:
+    """Whether activations are recomputed in backward: ``auto`` on CUDA (memory is the limit there), else as set."""
+    import torch
+
+    if config.gradient_checkpointing == "auto":
+        return torch.cuda.is_available()
+    return config.gradient_checkpointing == "true"
 
 
 def training_arguments(config: TrainConfig, precision: str, checkpointing: bool) -> dict:
