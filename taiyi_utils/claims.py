@@ -209,13 +209,14 @@ def evaluation(run_dir: str | Path) -> list[Check]:
         rows = [r for r in comparison if (r["a"], r["b"]) == (a, b)]
         average = next((r for r in rows if r["suite"] == "average"), None)
         above = [r["suite"] for r in rows if r["suite"] != "average" and r["ci_low"] > 0]
+        below = [r["suite"] for r in rows if r["suite"] != "average" and r["ci_high"] < 0]
         if average is not None:
             checks.append(
                 Check(
                     f"{b} against {a}: the paired difference per suite and on the average, with intervals.",
                     f"average {100 * average['diff']:+.1f} [{100 * average['ci_low']:+.1f}, "
                     f"{100 * average['ci_high']:+.1f}]; interval above zero on {len(above)} of {len(rows) - 1} "
-                    f"suites ({', '.join(above) or 'none'})",
+                    f"suites ({', '.join(above) or 'none'}), below zero on {len(below)} ({', '.join(below) or 'none'})",
                     "depends",
                 )
             )

@@ -44,6 +44,7 @@ def _labels_ok(owner, name: str, labels) -> None:
 
 
 MAX_NEW_TOKENS = 32_768  # more is a typo, not an answer
+MAX_BATCH_TOKENS = 32_768  # keys and values of 32768 tokens: 1.9 GB for Qwen2-7B in bf16, 0.75 GB for SmolLM2-135M
 
 
 @dataclass(kw_only=True)
@@ -246,10 +247,18 @@ class AnswerSettings(ModelSettings):
     # generate on fixed batches (the reference, slower); vllm (CUDA, extra vllm). evaluation/engines.py
     adapters: dict[str, str] = field(default_factory=dict)  # label -> adapter folder; {}: this run's stages
     include_base: bool = True  # also answer with the base model (adapters switched off)
+    max_batch_tokens: int = MAX_BATCH_TOKENS  # key/value cache budget, rows x (prompt + answer limit) in tokens:
+    # the answering kernel's memory peak; fewer rows fit, so long prompts answer slower (evaluation/continuous.py)
 
     def __post_init__(self):
         super().__post_init__()
         _need(self.backend in BACKENDS, self, "backend", "must be transformers, generate or vllm")
+        _need(
+            isinstance(self.max_batch_tokens, int) and self.max_batch_tokens >= 1,
+            self,
+            "max_batch_tokens",
+            "must be >= 1",
+        )
         if self.backend == "vllm":
             _need(_vllm_usable(), self, "backend", "needs vLLM and a CUDA GPU: pip install -e '.[vllm]' on one")
         _labels_ok(self, "adapters", self.adapters)

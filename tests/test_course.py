@@ -99,6 +99,25 @@ def test_stage_two_claims_compare_with_where_stage_one_ended(tmp_path):
     )
 
 
+def test_comparison_claims_name_suites_below_zero_as_well_as_above(tmp_path):
+    """A suite where stage 2 is significantly worse than base is said, not folded into 'not above'."""
+    summaries, predictions, comparison = [], [], []
+    for model in ("base", "stage 2"):
+        for suite, task in (("NER-x", "ner"), ("QA-y", "qa"), ("CLS-z", "cls")):
+            summaries.append({"model": model, "suite": suite, "format_rate": 0.5, "score": 0.3})
+            predictions.append({"model": model, "suite": suite, "task": task, "options": ["yes", "no", "maybe"]})
+    for suite, diff, low, high in (("NER-x", 0.3, 0.1, 0.5), ("QA-y", -0.2, -0.4, -0.05), ("CLS-z", 0.1, -0.1, 0.3)):
+        comparison.append({"suite": suite, "a": "base", "b": "stage 2", "diff": diff, "ci_low": low, "ci_high": high})
+    comparison.append({"suite": "average", "a": "base", "b": "stage 2", "diff": 0.067, "ci_low": 0.01, "ci_high": 0.12})
+    write_json(tmp_path / "eval" / "metrics.json", summaries)
+    write_json(tmp_path / "eval" / "comparison.json", comparison)
+    write_jsonl(tmp_path / "eval" / "predictions.jsonl", predictions)
+    measured = next(c for c in claims.evaluation(tmp_path) if c.claim.startswith("stage 2 against base")).measured
+    assert (
+        measured == "average +6.7 [+1.0, +12.0]; interval above zero on 1 of 3 suites (NER-x), below zero on 1 (QA-y)"
+    )
+
+
 @pytest.mark.slow
 def test_course_renders_five_static_pages_and_an_index(smoke_run, tmp_path):
     run_dir, _ = smoke_run

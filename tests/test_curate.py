@@ -158,7 +158,7 @@ def test_a_suite_whose_names_match_nothing_in_its_corpus_is_refused(tiny, tmp_pa
 
 @pytest.mark.slow
 def test_demo_prompts_offer_every_label_and_relation_lists_do_not_hint(raw, tmp_path):
-    """The demo's 30-record slices offer the whole label set (HoC's 10 hallmarks, KUAKE-QIC's 11 intents) in one
+    """The demo's slices offer the whole label set (HoC's 10 hallmarks, KUAKE-QIC's 11 intents) in one
     fixed order, and CMeIE's 8 listed relation types are no likelier to be present than any of its 43."""
     from taiyi_utils.run import load_profile
 
@@ -170,4 +170,5 @@ def test_demo_prompts_offer_every_label_and_relation_lists_do_not_hint(raw, tmp_
     relations = result.eval["CMeIE-dev"]
     listed = sum(len(p["options"]) for p in relations)
     present = sum(len({g[0] for g in p["gold"]}) for p in relations)
-    assert listed == 8 * 30 and present <= 0.10 * listed  # 19 of 240 here; 27-30% when lists held every gold type
+    records = profile["01_curation"]["eval_samples"]  # 25 of 400 present at 50; 27-30% when lists held every gold type
+    assert listed == 8 * records and present <= 0.10 * listed

@@ -121,3 +121,14 @@ def test_plain_batches_are_the_reference_and_the_cache_wraps_any_engine(noisy_ll
     shorter = generate(CachedEngine(PlainBatches(model), cache), tokenizer, PROMPTS[:2], max_new_tokens=2)
     assert len(cache.read_text().splitlines()) == len(PROMPTS) + 2 and model.training  # a new limit is a new request
     assert shorter == generate(model, tokenizer, PROMPTS[:2], max_new_tokens=2)
+
+
+def test_evaluation_settings_bound_the_answering_cache():
+    """max_batch_tokens, the evaluation's memory peak, reaches the engine from the profile; nonsense is refused."""
+    from taiyi_utils.evaluation.engines import load_for_answering
+    from taiyi_utils.settings import EvalConfig, SettingError
+
+    engine = load_for_answering(EvalConfig(base_model="tiny:llama", batch_size=8, max_batch_tokens=777), {})
+    assert (type(engine), engine.batch_size, engine.max_batch_tokens) == (ContinuousBatching, 8, 777)
+    with pytest.raises(SettingError, match="max_batch_tokens"):
+        EvalConfig(base_model="tiny:llama", max_batch_tokens=0)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import model as models
+from ..settings import MAX_BATCH_TOKENS
 
 OnAnswers = Callable[[dict[int, list[int]]], None]
 
@@ -33,7 +34,7 @@ class ContinuousBatching:
 
     backend = "transformers"
 
-    def __init__(self, model, batch_size: int = 64, max_batch_tokens: int = 32768):
+    def __init__(self, model, batch_size: int = 64, max_batch_tokens: int = MAX_BATCH_TOKENS):
         self.model, self.batch_size, self.max_batch_tokens = model, batch_size, max_batch_tokens
 
     def identity(self) -> dict:
@@ -176,7 +177,7 @@ def read_answers(path: Path) -> dict[str, list[int]]:
     return done
 
 
-def as_engine(model, batch_size: int = 64, max_batch_tokens: int = 32768):
+def as_engine(model, batch_size: int = 64, max_batch_tokens: int = MAX_BATCH_TOKENS):
     """``model`` if it is an engine already, else a transformers model answering by continuous batching."""
     if hasattr(model, "answer_ids"):
         return model
@@ -193,4 +194,4 @@ def load_for_answering(config, adapters: dict[str, str]):
         config.base_model, adapters, config.quantization, config.trust_remote_code, config.precision
     )
     engine = PlainBatches if config.backend == "generate" else ContinuousBatching
-    return engine(model, config.batch_size)
+    return engine(model, config.batch_size, config.max_batch_tokens)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from tqdm.auto import tqdm
 
 from ..chat import render_prompt
+from ..settings import MAX_BATCH_TOKENS
 from .engines import as_engine
 
 
@@ -18,7 +19,7 @@ def generate(
     chat_format: str = "template",
     max_new_tokens: int | list[int] = 128,
     batch_size: int = 64,
-    max_batch_tokens: int = 32768,
+    max_batch_tokens: int = MAX_BATCH_TOKENS,
     desc: str = "generate",
     histories: list[list[dict]] | None = None,
     on_batch: Callable[[list[int], list[str], list[int]], None] | None = None,
