@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from . import tasks
 from .data.mix import STAGE1_FAMILIES
+from .evaluation.compare import clear_of_zero
 from .files import read_json, read_jsonl
 
 MARKS = {"agrees": "✓", "disagrees": "✗ this run disagrees:", "depends": "~ depends on the machine and sizes:"}
@@ -208,8 +209,7 @@ def evaluation(run_dir: str | Path) -> list[Check]:
     for a, b in dict.fromkeys((r["a"], r["b"]) for r in comparison):
         rows = [r for r in comparison if (r["a"], r["b"]) == (a, b)]
         average = next((r for r in rows if r["suite"] == "average"), None)
-        above = [r["suite"] for r in rows if r["suite"] != "average" and r["ci_low"] > 0]
-        below = [r["suite"] for r in rows if r["suite"] != "average" and r["ci_high"] < 0]
+        above, below = clear_of_zero(rows)
         if average is not None:
             checks.append(
                 Check(

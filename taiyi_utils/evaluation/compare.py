@@ -72,6 +72,12 @@ def compare(
     return rows
 
 
+def clear_of_zero(rows: list[dict]) -> tuple[list[str], list[str]]:
+    """The suites of one pair's rows (the average left out) whose interval lies above zero, and those below it."""
+    suites = [r for r in rows if r["suite"] != "average"]
+    return [r["suite"] for r in suites if r["ci_low"] > 0], [r["suite"] for r in suites if r["ci_high"] < 0]
+
+
 def compare_runs(run_a: str | Path, run_b: str | Path, models: list[str] | None = None, **options) -> list[dict]:
     """Paired differences of each model the two runs share (or of ``models``), run B against run A, on the
     records both answered. Refuses, naming the suites, where the runs' prompts or answer limits differ:

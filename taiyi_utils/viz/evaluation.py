@@ -15,7 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .. import tasks
-from ..evaluation.compare import default_pairs
+from ..evaluation.compare import clear_of_zero, default_pairs
 from ..evaluation.suites import PAPER_AVERAGE, PAPER_SUITES, load_suites
 from ..files import atomic_write_text
 
@@ -201,8 +201,7 @@ def difference_verdict(rows: list[dict]) -> str:
     lines = []
     for (a, b), part in pd.DataFrame(rows).groupby(["a", "b"], sort=False):
         suites = part[part["suite"] != "average"]
-        above = list(suites.loc[suites["ci_low"] > 0, "suite"])
-        below = list(suites.loc[suites["ci_high"] < 0, "suite"])
+        above, below = clear_of_zero(part.to_dict("records"))
         average = part[part["suite"] == "average"]
         mean = (
             f"average {100 * average['diff'].iloc[0]:+.1f} points "
