@@ -11,7 +11,9 @@ A second table says where the time goes: prefill (compute-bound, so no faster in
 batch 1 and at full batch (measured with answers forced to one length, batching's best case), how many
 fixed-batch slots held a live answer, and the speed-up batching could reach at best. Generated tokens count
 each answer up to its end; greedy decoding makes answers comparable, and the table reports how many match the
-one-at-a-time ones.
+one-at-a-time ones. A third table answers as an adapter (--adapter, or a random one of the paper's shape: the same
+cost per token): beside the weights, as peft runs it, and added into them for the answering (model.adapter_in_weights,
+the workbench's way on CPU), the merge and the restore of the weights counted in.
 """
 
 from __future__ import annotations
@@ -71,6 +73,24 @@ def forced_steps(model, prompt_ids: list[list[int]], new_tokens: int) -> None:
     ContinuousBatching(model, batch_size=len(prompt_ids)).answer_ids(prompt_ids, [new_tokens] * len(prompt_ids), None)
 
 
+def with_adapter(model, path: str | None):
+    """``model`` carrying ``path``'s adapter as "adapter", or a random one of the paper's shape (r=64 on every linear
+    layer), which costs the same per token as a trained one."""
+    import torch
+    from peft import PeftModel, get_peft_model
+
+    from taiyi_utils import model as models
+
+    if path:
+        return PeftModel.from_pretrained(model, path, adapter_name="adapter")
+    wrapped = get_peft_model(model, models.lora_config(), adapter_name="adapter")
+    with torch.no_grad():
+        for name, parameter in wrapped.named_parameters():
+            if "lora_B" in name:  # B starts at zero; a small update keeps the answers near the base model's
+                parameter.normal_(0, 1e-3)
+    return wrapped
+
+
 def prefill_seconds(model, tokenizer, texts: list[str]) -> float:
     """One forward pass per prompt, as one-at-a-time generation starts each answer."""
     import torch
@@ -103,6 +123,7 @@ def main() -> int:
         help="cap on every task's token limit (default: the evaluation's own limits)",
     )
     parser.add_argument("--probe-tokens", type=int, default=64, help="answer length forced to time decode steps")
+    parser.add_argument("--adapter", default=None, help="adapter folder for the third table (default: a random one)")
     args = parse(parser, model="tiny:llama", prompts_per_suite=1, batch_size=4, max_new_tokens=8, probe_tokens=4)
 
     import torch
@@ -204,6 +225,39 @@ def main() -> int:
             "a full batch costs little more per step than one answer. Decode steps are timed on the shortest prompts "
             f"with every answer forced to {args.probe_tokens} tokens. The predicted best replaces decoding by generated "
             "tokens x (step at full batch / rows), as if every row were live at every step."
+        ],
+    )
+    adapted = with_adapter(model, args.adapter)
+    beside = f"adapter beside the weights (peft), {batch} rows"
+    ways = {beside: ContinuousBatching(adapted, batch)}
+    if models.mergeable(adapted):
+        ways[f"adapter added into the weights, {batch} rows (workbench)"] = ContinuousBatching(
+            adapted, batch, merged=True
+        )
+
+    def answer_as_adapter(engine):
+        with engine.acting_as("adapter"):
+            return answer(engine, everything)
+
+    for label, engine in ways.items():
+        answers[label], seconds_of[label] = timed(lambda engine=engine: answer_as_adapter(engine))
+    adapter_table = [
+        {
+            "way": f"base model, no adapter, {batch} rows" if label == workbench else label,
+            "seconds": seconds_of[label],
+            "generated tok/s": sum(map(count, answers[label])) / seconds_of[label],
+            "same answers as peft": sum(a == b for a, b in zip(answers[label], answers[beside])),
+        }
+        for label in [workbench, *ways]
+    ]
+    report(
+        f"Answering as an adapter (bench/eval_throughput.py, {device})",
+        adapter_table,
+        [
+            f"The same {len(rows)} prompts, continuous batching. Adapter: "
+            f"{args.adapter or 'random, r=64 on every linear layer (timing only)'}. Added into the weights, the sum is "
+            "held in the weights' dtype, so answers may differ from peft's by rounding; its seconds include adding "
+            "the adapter and restoring the weights (model.adapter_in_weights). Offered only where model.mergeable."
         ],
     )
     return 0

@@ -140,8 +140,11 @@ def load_with_adapters(
 
 
 @contextmanager
-def acting_as(model, label: str):
-    """Run ``model`` as one of its adapters, or as the bare base model for ``label == "base"``."""
+def acting_as(model, label: str, merged: bool = False):
+    """Run ``model`` as one of its adapters, or as the bare base model for ``label == "base"``.
+
+    ``merged`` (for a model ``mergeable`` says yes to) answers with the adapter added into the weights
+    (``adapter_in_weights``) instead of beside them."""
     from peft import PeftModel
 
     if label == "base":
@@ -151,8 +154,58 @@ def acting_as(model, label: str):
     if not isinstance(model, PeftModel) or label not in model.peft_config:
         have = ["base", *getattr(model, "peft_config", {})]
         raise KeyError(f"no adapter {label!r} loaded; have {have}")
+    if merged:
+        with adapter_in_weights(model, label):
+            yield model
+        return
     model.set_adapter(label)
     yield model
+
+
+def mergeable(model) -> bool:
+    """Whether ``adapter_in_weights`` gives each of ``model``'s adapters exactly: plain LoRA on linear layers (no
+    DoRA, no LoRA bias, no fully trained modules) over unquantised weights on CPU. On CPU peft's fp32 adapter path
+    costs more than the bf16 model itself (bench/eval_throughput.py); elsewhere it is unmeasured, so left as is."""
+    from peft import PeftModel
+    from peft.tuners.lora import Linear, LoraLayer
+
+    if not isinstance(model, PeftModel) or getattr(model, "is_loaded_in_4bit", False) or model.device.type != "cpu":
+        return False
+    if any(getattr(config, "modules_to_save", None) for config in model.peft_config.values()):
+        return False
+    layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
+    return all(type(m) is Linear and not m.lora_variant and not any(m.lora_bias.values()) for m in layers)
+
+
+@contextmanager
+def adapter_in_weights(model, label: str):
+    """``model`` answering as ``label`` with the LoRA update B·A·scale added into each frozen weight and the adapter
+    layers switched off: one matmul per layer instead of three. Answers differ from peft's by rounding (the sum is
+    held in the weights' dtype). The original weights wait in a temporary file, not a second copy in memory, and
+    are copied back bit for bit on exit, so the base model and the other adapters answer as before."""
+    import tempfile
+
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    layers = [m for m in model.modules() if isinstance(m, LoraLayer) and label in m.lora_A]
+    spilled = []
+    with tempfile.TemporaryFile() as spill:
+        try:
+            with torch.no_grad():
+                for layer in layers:
+                    weight = layer.get_base_layer().weight
+                    spill.write(weight.detach().contiguous().view(torch.uint8).numpy().tobytes())
+                    spilled.append(weight)
+                    weight.copy_((weight.float() + layer.get_delta_weight(label).float()).to(weight.dtype))
+            with model.disable_adapter():
+                yield model
+        finally:
+            spill.seek(0)
+            with torch.no_grad():
+                for weight in spilled:
+                    saved = bytearray(spill.read(weight.numel() * weight.element_size()))
+                    weight.copy_(torch.frombuffer(saved, dtype=weight.dtype).view_as(weight))
 
 
 def lora_config(r: int = 64, alpha: int = 16, dropout: float = 0.05, target_modules: str | list = "all-linear"):

@@ -132,3 +132,47 @@ def test_evaluation_settings_bound_the_answering_cache():
     assert (type(engine), engine.batch_size, engine.max_batch_tokens) == (ContinuousBatching, 8, 777)
     with pytest.raises(SettingError, match="max_batch_tokens"):
         EvalConfig(base_model="tiny:llama", max_batch_tokens=0)
+
+
+def test_an_adapter_answers_from_inside_the_weights_and_leaves_them_bit_for_bit(tmp_path):
+    """On CPU the engine adds the adapter into the weights while answering as it: the logits are peft's own up to
+    rounding (far closer than the base model's), and on leaving (even by an error) every weight is restored exactly,
+    so the base model and the other adapter answer as before. DoRA, which is not a plain sum, is never merged."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from taiyi_utils.evaluation.engines import load_for_answering
+    from taiyi_utils.settings import EvalConfig
+
+    torch.manual_seed(0)
+    paths = {}
+    for label in ("stage 1", "stage 2"):
+        trained = get_peft_model(models.load_base_model("tiny:llama", precision="fp32"), models.lora_config(r=4))
+        with torch.no_grad():
+            for name, parameter in trained.named_parameters():
+                if "lora_B" in name:  # B starts at zero: give the adapter an effect to merge
+                    parameter.normal_(0, 0.2)
+        paths[label] = str(tmp_path / label)
+        trained.save_pretrained(paths[label])
+    engine = load_for_answering(EvalConfig(base_model="tiny:llama"), paths)
+    model = engine.model
+    assert engine.merged and engine.identity()["merged"]
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    ids = torch.tensor([list(range(3, 40))])
+
+    def logits(label, merged):
+        with torch.no_grad(), models.acting_as(model, label, merged=merged):
+            return model(ids).logits.float()
+
+    base, peft_stage2 = logits("base", False), logits("stage 2", False)
+    merged_stage2 = logits("stage 2", True)
+    assert (merged_stage2 - peft_stage2).abs().max() < 0.1 * (base - peft_stage2).abs().max()
+    with pytest.raises(RuntimeError, match="interrupted"), engine.acting_as("stage 1"):
+        raise RuntimeError("interrupted")
+    assert all(torch.equal(tensor, before[name]) for name, tensor in model.state_dict().items())
+    assert torch.equal(logits("base", False), base) and torch.equal(logits("stage 2", False), peft_stage2)
+
+    dora = get_peft_model(
+        models.load_base_model("tiny:llama"), LoraConfig(r=4, use_dora=True, target_modules="all-linear")
+    )
+    assert models.mergeable(model) and not models.mergeable(dora) and not models.mergeable(dora.get_base_model())

@@ -5,7 +5,7 @@ An engine holds one base model with every adapter and answers greedily as any of
 - ``acting_as(label)``: a context in which it answers as ``label`` ("base": adapters off);
 - ``answer_ids(prompt_ids, limits, eos_token_id, on_answers)``: each prompt's answer token ids (without
   the end token), at most its limit long; ``on_answers({index: ids})`` sees answers as they finish;
-- ``identity()``: what besides the weights makes its answers (backend, dtype, 4-bit), for the cache.
+- ``identity()``: what besides the weights makes its answers (backend, dtype, 4-bit, merged adapters), for the cache.
 
 ``ContinuousBatching`` (transformers, the default on CPU and GPU), ``PlainBatches`` (transformers'
 ``generate`` on fixed batches: the reference the others are tested against) and ``VllmEngine`` (CUDA,
@@ -30,22 +30,24 @@ OnAnswers = Callable[[dict[int, list[int]]], None]
 
 
 class ContinuousBatching:
-    """transformers with continuous batching (evaluation/continuous.py): a finished row takes the next prompt."""
+    """transformers with continuous batching (evaluation/continuous.py): a finished row takes the next prompt.
+    ``merged``: answer as an adapter with it added into the weights (``model.adapter_in_weights``)."""
 
     backend = "transformers"
 
-    def __init__(self, model, batch_size: int = 64, max_batch_tokens: int = MAX_BATCH_TOKENS):
-        self.model, self.batch_size, self.max_batch_tokens = model, batch_size, max_batch_tokens
+    def __init__(self, model, batch_size: int = 64, max_batch_tokens: int = MAX_BATCH_TOKENS, merged: bool = False):
+        self.model, self.batch_size, self.max_batch_tokens, self.merged = model, batch_size, max_batch_tokens, merged
 
     def identity(self) -> dict:
         return {
             "backend": self.backend,
             "dtype": str(getattr(self.model, "dtype", "")),
             "4bit": bool(getattr(self.model, "is_loaded_in_4bit", False)),
+            "merged": self.merged,
         }
 
     def acting_as(self, label: str):
-        return models.acting_as(self.model, label)
+        return models.acting_as(self.model, label, merged=self.merged)
 
     def answer_ids(self, prompt_ids, limits, eos_token_id, on_answers: OnAnswers | None = None) -> list[list[int]]:
         answers: dict[int, list[int]] = {}
@@ -194,4 +196,4 @@ def load_for_answering(config, adapters: dict[str, str]):
         config.base_model, adapters, config.quantization, config.trust_remote_code, config.precision
     )
     engine = PlainBatches if config.backend == "generate" else ContinuousBatching
-    return engine(model, config.batch_size, config.max_batch_tokens)
+    return engine(model, config.batch_size, config.max_batch_tokens, merged=models.mergeable(model))
