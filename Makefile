@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	$(PIP) -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU, about 26 minutes on 2 cores)
+demo: $(VENV)/.installed  ## run all notebooks on the embedded SmolLM2-135M (CPU, 23-26 minutes on 2 cores)
 	$(OFFLINE) $(PY) -m taiyi_utils.run --profile demo $(if $(RUN_ID),--run-id $(RUN_ID))
 
 smoke: $(VENV)/.installed  ## run all notebooks on the smoke profile (seconds)
